@@ -1,0 +1,51 @@
+# Two commands on a fresh clone:  `make book`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | md5sum | cut -c1-12)
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+BUILD := _build
+# Notebooks are executed by papermill into $(BUILD)/src, a copy of the book sources,
+# and jupyter-book renders that copy; the committed notebooks stay output-free.
+SRC := $(BUILD)/src
+export OMP_NUM_THREADS ?= 2
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: book test setup data unit nbval clean-book
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	rm -f $(VENV)/.installed-* && touch $@
+
+# The default synthetic data: rendered from seeds only if missing (git-ignored).
+data: $(STAMP)
+	$(PY) -m sspd generate --preset default --out data/synthetic --if-missing
+
+book: data
+	rm -rf $(SRC) && mkdir -p $(SRC)
+	cp _config.yml _toc.yml $(SRC)/ && cp -r book $(SRC)/book
+	for nb in $(NOTEBOOKS); do \
+	  echo "papermill $$nb" && \
+	  $(PY) -m papermill --cwd book --log-level WARNING "$$nb" "$(SRC)/$$nb" || exit 1; \
+	done
+	$(VENV)/bin/jupyter-book build $(SRC) --path-output $(BUILD) -W --keep-going
+	@echo "Book: file://$(abspath $(BUILD))/_build/html/index.html"
+
+unit: data
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+nbval: data
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax book
+
+test: data
+	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax book
+	$(MAKE) book

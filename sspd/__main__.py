@@ -1,0 +1,5 @@
+import sys
+
+from sspd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,340 @@
+"""A trained SSPD model on any face video (sspd-method.md §8).
+
+- :class:`SSPDMethod`: 151x151 BGR face crops (N frames) -> pulse (N-1 samples,
+  aligned to frames[1:]). Every frame is resized to 128x128 with the same
+  interpolation as the training teacher view (area, the released behaviour),
+  differenced, and run through the inference model in eval mode. Long videos
+  run in overlapping chunks so memory stays flat; the result equals a
+  whole-video pass (the network's temporal receptive field is finite and chunk
+  starts stay at even frame offsets so the stride-2 temporal pooling pairs the
+  same frames).
+- :func:`predict_video`: a video file -> face crop -> pulse -> heart rate for the
+  whole video and per window, with CSV/JSON/PNG outputs.
+- ``python -m sspd predict VIDEO [--checkpoint PATH] [--out DIR]``.
+
+Weights accepted by ``SSPDMethod(checkpoint=...)``: ``None`` (an untrained,
+seeded network: the "sspd-untrained" control), our ``model_inference.pt``, a
+full training ``checkpoint.pt`` (its EMA target is used), or the authors'
+released plain state_dict (``ubfc.pth``).
+"""
+from __future__ import annotations
+
+import argparse
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sspd.augment import frame_differences, resize_frames
+from sspd.errors import DataError
+
+__all__ = ["SSPDMethod", "predict_video", "load_inference_model", "DEFAULT_CHUNK", "CHUNK_MARGIN"]
+
+DEFAULT_CHUNK = 256   # differences per chunk core (even)
+CHUNK_MARGIN = 32     # extra differences each side (even; > the ~±16-frame receptive field)
+
+
+def _seeded_untrained(seed: int = 0):
+    from sspd.model import SSPD
+
+    # Seed a private copy of the RNG so the caller's torch RNG is not disturbed.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SSPD(s3m=False)
+
+
+def load_inference_model(checkpoint: str | Path | None = None, colour: str = "bgr", weights: str = "target"):
+    """The inference model (``SSPD(s3m=False)``, eval mode, CPU) and a name for it.
+
+    checkpoint: None (untrained, seed 0), a plain inference state_dict (ours or the
+                authors'), or a training checkpoint (``weights`` = "target" or "online").
+    colour:     "bgr" (as trained) or "rgb" (input-channel axes permuted).
+    Returns (model, name). Loading is strict; a mismatch is a DataError naming the file.
+    """
+    from sspd.model import bgr_to_rgb_state_dict, load_official_checkpoint
+
+    if colour not in ("bgr", "rgb"):
+        raise ValueError(f"colour must be 'bgr' or 'rgb', got {colour!r}")
+    if checkpoint is None:
+        model = _seeded_untrained()
+        if colour == "rgb":
+            model.load_state_dict(bgr_to_rgb_state_dict(model.state_dict()))
+        return model.eval(), "sspd-untrained"
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise DataError(path, "checkpoint file does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DataError(path, f"cannot read as a PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+    if isinstance(obj, Mapping) and "target" in obj and "online" in obj:
+        # A full training checkpoint: take one network's inference entries and load them strictly
+        # through the official loader (same checks, same colour handling).
+        if weights not in ("target", "online"):
+            raise ValueError(f"weights must be 'target' or 'online', got {weights!r}")
+        state = {k: v for k, v in obj[weights].items() if not k.startswith("s3m.")}
+        import tempfile
+
+        from sspd.io import atomic_torch_save
+
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_path = atomic_torch_save(Path(tmp) / f"{path.stem}_{weights}.pt", state)
+            try:
+                model = load_official_checkpoint(tmp_path, colour=colour)
+            except DataError as err:
+                raise DataError(path, f"{weights} weights: {err.problem}") from err
+        return model.eval(), f"sspd[{path.name}:{weights}]"
+    model = load_official_checkpoint(path, colour=colour)
+    return model.eval(), f"sspd[{path.name}]"
+
+
+class SSPDMethod:
+    """SSPD as an rPPG method: face crops in, pulse out.
+
+    checkpoint: see :func:`load_inference_model` (None = untrained, "sspd-untrained").
+    device:     torch device for the network.
+    colour:     channel order of the frames given to ``__call__`` ("bgr" or "rgb").
+    chunk:      differences per forward pass (core, made even); None = one
+                whole-video pass (the authors' test script). Each chunk is padded
+                by ``margin`` differences on both sides, whose outputs are discarded.
+    interp:     128x128 resize interpolation, as in training ("area" for the released weights).
+    size:       network input side (128).
+    """
+
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu", colour: str = "bgr",
+                 chunk: int | None = DEFAULT_CHUNK, margin: int = CHUNK_MARGIN, interp: str = "area",
+                 size: int = 128):
+        if chunk is not None and chunk < 2:
+            raise ValueError(f"chunk must be >= 2 differences or None, got {chunk}")
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0, got {margin}")
+        self.model, self.name = load_inference_model(checkpoint, colour=colour)
+        self.device = torch.device(device)
+        self.model.to(self.device).eval()
+        # Even sizes keep every chunk start at an even frame offset (stride-2 pooling pairs).
+        self.chunk = None if chunk is None else int(chunk) + int(chunk) % 2
+        self.margin = int(margin) + int(margin) % 2
+        self.interp, self.size = interp, size
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
+
+    def __repr__(self) -> str:
+        return f"SSPDMethod({self.name}, chunk={self.chunk}, device={self.device})"
+
+    @torch.no_grad()
+    def _forward(self, frames_128: np.ndarray) -> np.ndarray:
+        """uint8 (k+1, 128, 128, 3) -> network output (2*floor(k/2),)."""
+        x = frame_differences(frames_128).unsqueeze(0).to(self.device)  # (1, 3, k, 128, 128)
+        return self.model(x, with_s3m=False).rppg[0].float().cpu().numpy()
+
+    def __call__(self, frames_bgr: np.ndarray, fs: float) -> np.ndarray:
+        """Pulse of a face-crop video.
+
+        frames_bgr: uint8 (N, H, W, 3) face crops (151x151 from the cache; any H, W >= 1,
+                    resized to 128x128), channel order as ``colour``.
+        fs:         frame rate in Hz (checked only: the network itself is rate-free,
+                    but the released weights were trained at 30 fps).
+        Returns float64 (N-1,): one value per frame difference, aligned to frames[1:]
+        (arbitrary scale and polarity). For an odd number of differences the network
+        yields one value less; the last value is repeated.
+        """
+        frames = np.asarray(frames_bgr)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
+        if not (np.isfinite(fs) and fs > 0):
+            raise ValueError(f"fs must be a positive frame rate in Hz, got {fs}")
+        n_diff = len(frames) - 1
+        if n_diff < 2:
+            raise ValueError(f"need at least 3 frames, got {len(frames)}")
+        if self.chunk is None or n_diff <= self.chunk + 2 * self.margin:
+            out = self._forward(resize_frames(frames, self.size, self.interp))
+        else:
+            out = np.empty(n_diff, np.float64)
+            filled = 0
+            for c in range(0, n_diff, self.chunk):        # c even: chunk is even
+                a = max(0, c - self.margin)                # even: c, margin even
+                b = min(n_diff, c + self.chunk + self.margin)
+                y = self._forward(resize_frames(frames[a:b + 1], self.size, self.interp))
+                core = y[c - a: c - a + min(self.chunk, n_diff - c)]
+                out[c:c + len(core)] = core
+                filled = c + len(core)
+            out = out[:filled]
+        out = np.asarray(out, np.float64)
+        if len(out) < n_diff:  # odd number of differences: the stride-2 pooling drops the last
+            out = np.concatenate([out, np.repeat(out[-1:], n_diff - len(out))])
+        return out
+
+
+# ----------------------------------------------------------------------------- videos
+
+
+def _crop_video(path: Path, box: str, chunk: int = 300) -> tuple[np.ndarray, float, np.ndarray]:
+    """151x151 face crops of a video: (crops (N,151,151,3), fps, box(es))."""
+    from sspd.data.face import FaceDetector, crop_faces, first_frame_box, tracked_boxes
+    from sspd.data.video import iter_video_chunks, read_video
+
+    detector = FaceDetector()
+    if box == "tracked":
+        frames, fps = read_video(path)
+        boxes = tracked_boxes(frames, source=path, detector=detector)
+        return crop_faces(frames, boxes, size=151, source=path), fps, boxes
+    if box != "first":
+        raise ValueError(f"box must be 'first' or 'tracked', got {box!r}")
+    # "first": decode in chunks so a long full-resolution video is never held in memory.
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    fps = float(cap.get(cv2.CAP_PROP_FPS)) if cap.isOpened() else 0.0
+    cap.release()
+    the_box, crops = None, []
+    for _, frames in iter_video_chunks(path, chunk):
+        if the_box is None:
+            try:
+                the_box = first_frame_box(frames, source=path, detector=detector)
+            except DataError:   # no face in this chunk yet: keep looking in the next ones
+                crops.append(frames)  # kept raw until a box exists (rare; short prefix)
+                continue
+            if crops:  # frames before the first detection use the same single box
+                crops = [crop_faces(np.concatenate(crops), the_box, size=151, source=path)]
+        crops.append(crop_faces(frames, the_box, size=151, source=path))
+    if the_box is None:
+        from sspd.errors import NoFaceError
+
+        raise NoFaceError(path, "no face found in any frame of the video")
+    return np.concatenate(crops), fps, the_box
+
+
+def predict_video(path: str | Path, checkpoint: str | Path | None = None, out_dir: str | Path | None = None,
+                  box: str = "first", window_s: float = 10.0, device: str = "cpu",
+                  method: SSPDMethod | None = None, frames_151: np.ndarray | None = None,
+                  fps: float | None = None) -> dict:
+    """Pulse and heart rate of one face video.
+
+    path:       video file (any format OpenCV reads); unreadable -> DataError naming it.
+    checkpoint: weights for :class:`SSPDMethod` (None = untrained control).
+    out_dir:    if given, writes ``bvp.csv`` (timestamp_s, bvp), ``hr.csv`` (per
+                window), ``summary.json`` and ``prediction.png`` there (atomically).
+    box:        "first" (the authors' single first-frame box) or "tracked".
+    window_s:   window length (s) of the per-window HR (non-overlapping).
+    method:     an existing SSPDMethod (skips loading weights again).
+    frames_151, fps: pre-cropped 151x151 BGR frames and their rate, instead of
+                detecting the face in ``path`` (``path`` then only names the output).
+
+    Returns a dict: video, model, fps, n_frames, box, hr_bpm (authors' CWT + peak
+    interval estimator), hr_fft_bpm (periodogram peak, 0.7-3 Hz), windows (list of
+    per-window dicts), bvp (N-1,), timestamps_s (N-1,), out_dir.
+    """
+    from sspd.signal import authors_hr, periodogram_hr, sliding_windows
+
+    path = Path(path)
+    if frames_151 is None:
+        crops, fps_video, the_box = _crop_video(path, box)
+    else:
+        if fps is None:
+            raise ValueError("fps is required with frames_151")
+        crops, fps_video, the_box = np.asarray(frames_151), float(fps), None
+    fps = float(fps if fps is not None else fps_video)
+    if not (np.isfinite(fps) and fps > 0):
+        raise DataError(path, f"video states no usable frame rate ({fps}); re-encode it with one")
+    if abs(fps - 30.0) > 1.0:
+        warnings.warn(f"{path}: {fps:.2f} fps; the released weights were trained at 30 fps, so the "
+                      f"network's temporal filters see a different pulse rate than in training",
+                      stacklevel=2)
+    method = method or SSPDMethod(checkpoint, device=device)
+    bvp = method(crops, fps)                            # (N-1,)
+    t = np.arange(1, len(crops)) / fps                  # aligned to frames[1:]
+    band = (0.7, 3.0)
+    hr_auth = float(authors_hr(bvp, fps))
+    hr_fft = float(periodogram_hr(bvp, fps, band=band))
+    windows = []
+    try:
+        spans = sliding_windows(len(bvp), fps, window_s)
+    except DataError:
+        spans = []  # video shorter than one window: whole-video HR only
+    for a, b in spans:
+        windows.append({"start_s": round(t[a] - 1.0 / fps, 4), "end_s": round(t[b - 1], 4),
+                        "hr_bpm": float(authors_hr(bvp[a:b], fps)),
+                        "hr_fft_bpm": float(periodogram_hr(bvp[a:b], fps, band=band))})
+    result = {"video": str(path), "model": method.name, "fps": fps, "n_frames": int(len(crops)),
+              "box": None if the_box is None else np.asarray(the_box).tolist(), "box_mode": box,
+              "hr_bpm": hr_auth, "hr_fft_bpm": hr_fft, "fft_band_hz": list(band),
+              "window_s": window_s, "windows": windows, "bvp": bvp, "timestamps_s": t,
+              "out_dir": None}
+    if out_dir is not None:
+        result["out_dir"] = str(_write_outputs(Path(out_dir), result))
+    return result
+
+
+def _write_outputs(out_dir: Path, result: dict) -> Path:
+    import pandas as pd
+
+    from sspd.io import atomic_path, atomic_write_json, atomic_write_text, manifest
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "bvp.csv", pd.DataFrame(
+        {"timestamp_s": result["timestamps_s"], "bvp": result["bvp"]}).to_csv(index=False))
+    atomic_write_text(out_dir / "hr.csv", pd.DataFrame(
+        result["windows"], columns=["start_s", "end_s", "hr_bpm", "hr_fft_bpm"]).to_csv(index=False))
+    summary = {k: v for k, v in result.items() if k not in ("bvp", "timestamps_s")}
+    summary["manifest"] = manifest(None, None)
+    atomic_write_json(out_dir / "summary.json", summary)
+    with atomic_path(out_dir / "prediction.png") as tmp:
+        _plot(result).savefig(tmp, format="png", dpi=100)
+    return out_dir
+
+
+def _plot(result: dict):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from sspd.signal import power_spectrum
+
+    bvp, t, fs = result["bvp"], result["timestamps_s"], result["fps"]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5.5))
+    ax1.plot(t, bvp, lw=0.8)
+    ax1.set(xlabel="time (s)", ylabel="pulse (a.u.)",
+            title=f"{Path(result['video']).name}: {result['model']}")
+    f, p = power_spectrum(bvp, fs)
+    sel = (f >= 0.5) & (f <= 4.0)
+    ax2.plot(f[sel] * 60, p[sel], lw=1)
+    ax2.axvline(result["hr_fft_bpm"], color="C1", ls="--", label=f"FFT peak {result['hr_fft_bpm']:.1f} bpm")
+    ax2.axvline(result["hr_bpm"], color="C2", ls=":", label=f"authors' HR {result['hr_bpm']:.1f} bpm")
+    ax2.set(xlabel="heart rate (bpm)", ylabel="power")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", type=Path, help="face video file")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="model_inference.pt, a training checkpoint.pt, or the authors' ubfc.pth "
+                             "(default: an untrained network, a control only)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for bvp.csv, hr.csv, summary.json, PNG")
+    parser.add_argument("--box", choices=("first", "tracked"), default="first",
+                        help="face box: first detected frame for the whole video (authors) or tracked")
+    parser.add_argument("--window", type=float, default=10.0, help="per-window HR length, s")
+    parser.add_argument("--device", default="cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.checkpoint is None:
+        print("note: no --checkpoint given; using an UNTRAINED network (its HR is meaningless)")
+    res = predict_video(args.video, checkpoint=args.checkpoint, out_dir=args.out, box=args.box,
+                        window_s=args.window, device=args.device)
+    print(f"{res['video']}: {res['n_frames']} frames at {res['fps']:.2f} fps, model {res['model']}")
+    print(f"HR (authors' CWT + peak intervals): {res['hr_bpm']:.1f} bpm")
+    print(f"HR (periodogram peak):              {res['hr_fft_bpm']:.1f} bpm")
+    for w in res["windows"]:
+        print(f"  {w['start_s']:7.1f}-{w['end_s']:7.1f} s: {w['hr_bpm']:6.1f} bpm "
+              f"(FFT {w['hr_fft_bpm']:6.1f})")
+    if res["out_dir"]:
+        print(f"wrote {res['out_dir']}")
+    return 0

@@ -1,0 +1,134 @@
+"""Figures for the book: agreement, waveforms, spectra, per-subject errors (matplotlib).
+
+Every function draws into ``ax`` (a new figure's axes when None) and returns the Axes. Units:
+heart rate in bpm, frequency in Hz (HR axes in bpm where stated), time in seconds.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sspd import signal as sig
+from sspd.evaluate import metrics
+
+__all__ = ["bland_altman", "scatter_pred_true", "waveform_overlay", "spectrum", "per_subject_errors"]
+
+
+def _axes(ax, figsize=(5, 4)):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def bland_altman(pred, true, ax=None, title: str | None = None):
+    """Bland–Altman plot: mean of (ĥ, h) vs error ĥ − h, bias and ME ± 1.96·SD limits.
+
+    No √2 inflation and no jitter (evaluation-and-ecosystem.md §3); n is printed in the legend.
+    """
+    ax = _axes(ax)
+    ba = metrics.bland_altman(pred, true)
+    ax.scatter(ba["mean"], ba["diff"], s=18, alpha=0.7, edgecolor="none")
+    ax.axhline(ba["bias"], color="k", lw=1, label=f"bias {ba['bias']:+.2f} bpm (n = {ba['n']})")
+    if np.isfinite(ba["sd"]):
+        for lim in (ba["loa_low"], ba["loa_high"]):
+            ax.axhline(lim, color="k", lw=1, ls="--")
+        ax.plot([], [], "k--", lw=1, label=f"limits {ba['loa_low']:+.2f} / {ba['loa_high']:+.2f} bpm")
+    ax.set_xlabel("mean of predicted and true HR (bpm)")
+    ax.set_ylabel("predicted − true HR (bpm)")
+    ax.legend(fontsize="small", loc="best")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def scatter_pred_true(pred, true, ax=None, title: str | None = None):
+    """Predicted vs true HR with the identity line; Pearson r and MAE in the legend."""
+    ax = _axes(ax)
+    p, t = np.asarray(pred, float), np.asarray(true, float)
+    r, m = metrics.pearson_r(p, t), metrics.mae(p, t)
+    ax.scatter(t, p, s=18, alpha=0.7, edgecolor="none", label=f"r = {r:.3f}, MAE = {m:.2f} bpm, n = {len(p)}")
+    lo, hi = float(min(p.min(), t.min())), float(max(p.max(), t.max()))
+    pad = 0.05 * (hi - lo + 1e-9)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k-", lw=1, label="identity")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("true HR (bpm)")
+    ax.set_ylabel("predicted HR (bpm)")
+    ax.legend(fontsize="small", loc="upper left")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def waveform_overlay(pred, gt, fs: float, ax=None, t0: float = 0.0, title: str | None = None):
+    """Z-scored predicted pulse and contact BVP over time; the prediction's sign is flipped when
+    it correlates negatively with the BVP (the model's polarity is arbitrary) and the legend
+    says so."""
+    ax = _axes(ax, figsize=(8, 3))
+    p = np.asarray(pred, float)
+    g = np.asarray(gt, float)
+    if len(p) != len(g):
+        raise ValueError(f"pred and gt must have the same length, got {len(p)} and {len(g)}")
+    z = lambda x: (x - x.mean()) / (x.std() + 1e-12)  # noqa: E731
+    p, g = z(p), z(g)
+    r = float(np.mean(p * g))
+    sign = -1.0 if r < 0 else 1.0
+    t = t0 + np.arange(len(p)) / float(fs)
+    ax.plot(t, g, color="k", lw=1.2, label="contact BVP")
+    ax.plot(t, sign * p, color="C3", lw=1.2, alpha=0.85,
+            label=f"prediction{' (sign flipped)' if sign < 0 else ''}, r = {abs(r):.2f}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("z-score")
+    ax.legend(fontsize="small", loc="upper right")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def spectrum(x, fs: float, true_hr: float | None = None, ax=None, nfft=None, fmax: float = 4.0,
+             title: str | None = None):
+    """Hamming periodogram of ``x`` up to ``fmax`` Hz (x axis in bpm); ``true_hr`` (bpm) marked.
+
+    ``nfft`` defaults to a 0.5-bpm grid (120·fs, as the SNR definition).
+    """
+    ax = _axes(ax, figsize=(6, 3))
+    n = len(np.asarray(x))
+    freqs, psd = sig.power_spectrum(x, fs, nfft=nfft if nfft is not None else max(n, int(np.ceil(120 * fs))))
+    keep = freqs <= fmax
+    ax.plot(freqs[keep] * 60.0, psd[keep] / (psd[keep].max() + 1e-30), color="C0", lw=1.2)
+    if true_hr is not None and np.isfinite(true_hr):
+        ax.axvline(true_hr, color="k", ls="--", lw=1, label=f"true HR {true_hr:.1f} bpm")
+        ax.legend(fontsize="small")
+    ax.set_xlabel("frequency (bpm)")
+    ax.set_ylabel("normalised power")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def per_subject_errors(df, ax=None, error_col: str = "error", subject_col: str = "subject",
+                       title: str | None = None):
+    """Mean error per subject with ±1 SD bars and the individual units as points.
+
+    ``df``: one row per unit (video or window) with ``subject`` and ``error`` (ĥ − h, bpm)
+    columns, e.g. per_window.csv or per_video.csv of a run.
+    """
+    ax = _axes(ax, figsize=(7, 3))
+    d = df[[subject_col, error_col]].dropna()
+    subjects = sorted(d[subject_col].astype(str).unique(), key=lambda s: (len(s), s))
+    for i, s in enumerate(subjects):
+        e = d.loc[d[subject_col].astype(str) == s, error_col].to_numpy(float)
+        jitter = np.linspace(-0.15, 0.15, len(e)) if len(e) > 1 else np.zeros(1)  # deterministic spread
+        ax.scatter(i + jitter, e, s=8, alpha=0.4, color="C0", edgecolor="none")
+        ax.errorbar(i, e.mean(), yerr=e.std(ddof=1) if len(e) > 1 else 0.0, fmt="o", color="k",
+                    capsize=3, ms=4)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(subjects)))
+    ax.set_xticklabels(subjects, rotation=90 if len(subjects) > 15 else 0)
+    ax.set_xlabel("subject")
+    ax.set_ylabel("predicted − true HR (bpm)")
+    if title:
+        ax.set_title(title)
+    return ax

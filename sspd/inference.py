@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from sspd.augment import frame_differences, resize_frames
-from sspd.errors import DataError
+from sspd.errors import DataError, NoFaceError
 
 __all__ = ["SSPDMethod", "predict_video", "load_inference_model", "DEFAULT_CHUNK", "CHUNK_MARGIN"]
 
@@ -169,38 +169,41 @@ class SSPDMethod:
 # ----------------------------------------------------------------------------- videos
 
 
-def _crop_video(path: Path, box: str, chunk: int = 300) -> tuple[np.ndarray, float, np.ndarray]:
-    """151x151 face crops of a video: (crops (N,151,151,3), fps, box(es))."""
+def _crop_video(path: Path, box, chunk: int = 300) -> tuple[np.ndarray, float, np.ndarray]:
+    """151x151 face crops of a video: (crops (N,151,151,3), fps, box(es)).
+
+    box: "first" (detect until the first face, one box for the whole video),
+    "tracked" (per-frame smoothed detections), or an explicit [top, bottom, left,
+    right] box in full-frame pixels used as the crop for every frame.
+    """
     from sspd.data.face import FaceDetector, crop_faces, first_frame_box, tracked_boxes
-    from sspd.data.video import iter_video_chunks, read_video
+    from sspd.data.video import iter_video_chunks, read_video, video_info
 
-    detector = FaceDetector()
-    if box == "tracked":
+    if isinstance(box, str) and box == "tracked":
         frames, fps = read_video(path)
-        boxes = tracked_boxes(frames, source=path, detector=detector)
+        boxes = tracked_boxes(frames, source=path, detector=FaceDetector())
         return crop_faces(frames, boxes, size=151, source=path), fps, boxes
-    if box != "first":
-        raise ValueError(f"box must be 'first' or 'tracked', got {box!r}")
-    # "first": decode in chunks so a long full-resolution video is never held in memory.
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) if cap.isOpened() else 0.0
-    cap.release()
-    the_box, crops = None, []
+    if isinstance(box, str) and box != "first":
+        raise ValueError(f"box must be 'first', 'tracked' or [top, bottom, left, right], got {box!r}")
+    fixed = None if isinstance(box, str) else np.asarray(box, dtype=np.int64)
+    if fixed is not None and fixed.shape != (4,):
+        raise ValueError(f"an explicit box is [top, bottom, left, right], got {box!r}")
+    fps = float(video_info(path).get("fps") or 0.0)
+    detector = FaceDetector() if fixed is None else None
+    # Decode in chunks so a long full-resolution video is never held in memory at once.
+    the_box, pending, crops = fixed, [], []
     for _, frames in iter_video_chunks(path, chunk):
         if the_box is None:
             try:
                 the_box = first_frame_box(frames, source=path, detector=detector)
-            except DataError:   # no face in this chunk yet: keep looking in the next ones
-                crops.append(frames)  # kept raw until a box exists (rare; short prefix)
+            except NoFaceError:
+                pending.append(frames)  # no face yet: keep these frames until a box exists
                 continue
-            if crops:  # frames before the first detection use the same single box
-                crops = [crop_faces(np.concatenate(crops), the_box, size=151, source=path)]
+            for p in pending:  # frames before the first detection use the same single box
+                crops.append(crop_faces(p, the_box, size=151, source=path))
+            pending = []
         crops.append(crop_faces(frames, the_box, size=151, source=path))
     if the_box is None:
-        from sspd.errors import NoFaceError
-
         raise NoFaceError(path, "no face found in any frame of the video")
     return np.concatenate(crops), fps, the_box
 
@@ -215,7 +218,8 @@ def predict_video(path: str | Path, checkpoint: str | Path | None = None, out_di
     checkpoint: weights for :class:`SSPDMethod` (None = untrained control).
     out_dir:    if given, writes ``bvp.csv`` (timestamp_s, bvp), ``hr.csv`` (per
                 window), ``summary.json`` and ``prediction.png`` there (atomically).
-    box:        "first" (the authors' single first-frame box) or "tracked".
+    box:        "first" (the authors' single first-frame box), "tracked", or an explicit
+                [top, bottom, left, right] crop box in full-frame pixels.
     window_s:   window length (s) of the per-window HR (non-overlapping).
     method:     an existing SSPDMethod (skips loading weights again).
     frames_151, fps: pre-cropped 151x151 BGR frames and their rate, instead of
@@ -257,7 +261,7 @@ def predict_video(path: str | Path, checkpoint: str | Path | None = None, out_di
                         "hr_bpm": float(authors_hr(bvp[a:b], fps)),
                         "hr_fft_bpm": float(periodogram_hr(bvp[a:b], fps, band=band))})
     result = {"video": str(path), "model": method.name, "fps": fps, "n_frames": int(len(crops)),
-              "box": None if the_box is None else np.asarray(the_box).tolist(), "box_mode": box,
+              "box": None if the_box is None else np.asarray(the_box).tolist(), "box_mode": box if isinstance(box, str) else "explicit",
               "hr_bpm": hr_auth, "hr_fft_bpm": hr_fft, "fft_band_hz": list(band),
               "window_s": window_s, "windows": windows, "bvp": bvp, "timestamps_s": t,
               "out_dir": None}

@@ -36,7 +36,7 @@ Y_MIN = 30
 # Shortest clip any classic method accepts: one 1.6-s POS/CHROM window (Wang et al. 2017).
 MIN_DURATION_S = 1.6
 
-# Frames processed at once: bounds the float64 temporaries to ~32 MB whatever the clip length.
+# Frames processed at once: bounds the uint8 temporaries to ~32 MB whatever the clip length.
 _CHUNK_BYTES = 32 * 2**20
 
 
@@ -59,11 +59,11 @@ def _roi_boxes(roi, n: int, h: int, w: int, source) -> np.ndarray:
 
 
 def _box_masks(boxes: np.ndarray, h: int, w: int) -> np.ndarray:
-    """(n, H, W) bool masks of per-frame boxes, built by broadcasting (no loop per frame)."""
+    """(n*H, W) uint8 masks (0/255) of per-frame boxes, stacked like the frames (no loop per frame)."""
     rows, cols = np.arange(h), np.arange(w)
     in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 1:2])  # (n, H)
     in_cols = (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])  # (n, W)
-    return in_rows[:, :, None] & in_cols[:, None, :]
+    return ((in_rows[:, :, None] & in_cols[:, None, :]) * np.uint8(255)).reshape(-1, w)
 
 
 def _central_boxes(boxes: np.ndarray) -> np.ndarray:
@@ -74,17 +74,19 @@ def _central_boxes(boxes: np.ndarray) -> np.ndarray:
                      left + dw, np.maximum(right - dw, left + dw + 1)], axis=1)
 
 
-def _skin_mask(chunk_bgr: np.ndarray) -> np.ndarray:
-    """(n, H, W) bool YCrCb skin mask of (n, H, W, 3) uint8 BGR frames."""
-    n, h, w, _ = chunk_bgr.shape
-    # cvtColor takes one 2-D image: stack the frames vertically, convert once.
-    ycc = cv2.cvtColor(np.ascontiguousarray(chunk_bgr).reshape(n * h, w, 3), cv2.COLOR_BGR2YCrCb)
-    ycc = ycc.reshape(n, h, w, 3)
-    y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
-    skin = (cr >= CR_RANGE[0]) & (cr <= CR_RANGE[1]) & (cb >= CB_RANGE[0]) & (cb <= CB_RANGE[1])
-    skin &= y >= Y_MIN
-    skin &= chunk_bgr.max(axis=-1) < 255
-    return skin
+def _skin_mask(flat_bgr: np.ndarray) -> np.ndarray:
+    """(n*H, W) uint8 (0/255) YCrCb skin mask of frames stacked vertically, (n*H, W, 3) uint8 BGR."""
+    ycc = cv2.cvtColor(flat_bgr, cv2.COLOR_BGR2YCrCb)
+    skin = cv2.inRange(ycc, (Y_MIN, CR_RANGE[0], CB_RANGE[0]), (255, CR_RANGE[1], CB_RANGE[1]))
+    unclipped = cv2.inRange(flat_bgr, (0, 0, 0), (254, 254, 254))
+    return cv2.bitwise_and(skin, unclipped)
+
+
+def _masked_sums(flat_bgr: np.ndarray, mask: np.ndarray | None, n: int) -> np.ndarray:
+    """(n, 3) float64 per-frame sums of B, G, R over the mask (exact: OpenCV sums in float64)."""
+    if mask is not None:
+        flat_bgr = cv2.bitwise_and(flat_bgr, flat_bgr, mask=mask)
+    return cv2.reduce(flat_bgr.reshape(n, -1, 3), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).reshape(n, 3)
 
 
 def rgb_traces(frames_bgr: np.ndarray, skin: str = "ycrcb", roi=None, *,
@@ -112,7 +114,8 @@ def rgb_traces(frames_bgr: np.ndarray, skin: str = "ycrcb", roi=None, *,
 
     Raises
     ------
-    DataError : wrong shape or type, unknown ``skin``, NaN frames, a channel without variance.
+    DataError : wrong shape or dtype, unknown ``skin``, an empty ROI, a channel without variance
+        (a frozen, black or saturated video).
     ClipTooShortError : fewer frames than 1.6 s at ``fs`` (only when ``fs`` is given).
     """
     frames = np.asarray(frames_bgr)
@@ -131,28 +134,40 @@ def rgb_traces(frames_bgr: np.ndarray, skin: str = "ycrcb", roi=None, *,
             raise ClipTooShortError(source, f"{n} frames at {fs:g} Hz is {n / fs:.2f} s; the classic "
                                             f"methods need at least {MIN_DURATION_S} s")
     boxes = _roi_boxes(roi, n, h, w, source)
+    if np.all(boxes == boxes[0]):  # one box for the whole clip: crop once, then no box masks
+        top, bottom, left, right = boxes[0]
+        frames = frames[:, top:bottom, left:right]
+        n, h, w, _ = frames.shape
+        boxes = np.tile(np.array([0, h, 0, w]), (n, 1))
+        whole = True
+    else:
+        whole = False
     centres = _central_boxes(boxes)
 
     rgb = np.empty((n, 3), dtype=np.float64)
     frac = np.ones(n, dtype=np.float64)
     fallback = np.zeros(n, dtype=bool)
-    step = max(1, _CHUNK_BYTES // (h * w * 3 * 8))
+    step = max(1, _CHUNK_BYTES // (h * w * 3))
     for s in range(0, n, step):  # a loop over chunks of frames, vectorised inside
-        chunk = frames[s:s + step]
-        mask = _box_masks(boxes[s:s + step], h, w)  # (n, H, W)
+        e = min(n, s + step)
+        flat = np.ascontiguousarray(frames[s:e]).reshape((e - s) * h, w, 3)  # frames stacked vertically
+        box = None if whole else _box_masks(boxes[s:e], h, w)  # (n*H, W) uint8
+        area = (boxes[s:e, 1] - boxes[s:e, 0]) * (boxes[s:e, 3] - boxes[s:e, 2])  # (n,)
+        mask, count = box, area
         if skin == "ycrcb":
-            area = mask.sum(axis=(1, 2))
-            mask &= _skin_mask(chunk)
-            count = mask.sum(axis=(1, 2))
-            frac[s:s + step] = count / area
+            mask = _skin_mask(flat) if box is None else cv2.bitwise_and(_skin_mask(flat), box)
+            count = np.count_nonzero(mask.reshape(e - s, -1), axis=1)
+            frac[s:e] = count / area
             bad = count < np.maximum(min_skin_fraction * area, 1)
             if bad.any():
-                mask[bad] = _box_masks(centres[s:s + step][bad], h, w)
-                fallback[s:s + step] = bad
-        m = mask.reshape(len(chunk), 1, h * w).astype(np.float64)  # (n, 1, HW)
-        x = chunk.reshape(len(chunk), h * w, 3).astype(np.float64)  # (n, HW, 3)
-        sums = np.matmul(m, x)[:, 0, :]  # (n, 3) per-frame sums of B, G, R
-        rgb[s:s + step] = sums[:, ::-1] / m.sum(axis=(1, 2))[:, None]  # BGR -> RGB
+                mask3 = mask.reshape(e - s, h, w)
+                mask3[bad] = _box_masks(centres[s:e][bad], h, w).reshape(-1, h, w)
+                c = centres[s:e][bad]
+                count = count.copy()
+                count[bad] = (c[:, 1] - c[:, 0]) * (c[:, 3] - c[:, 2])
+                fallback[s:e] = bad
+        sums = _masked_sums(flat, mask, e - s)  # (n, 3) B, G, R
+        rgb[s:e] = sums[:, ::-1] / count[:, None]  # BGR -> RGB
     validate_traces(rgb, fs, source=source, min_duration_s=0.0 if fs is None else MIN_DURATION_S)
     if return_info:
         return rgb, {"skin_fraction": frac, "fallback": fallback}

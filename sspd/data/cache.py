@@ -71,6 +71,9 @@ class PreprocessConfig:
         whole video: the authors' fixed box without detector error).
         Ground-truth boxes are taken as tight face boxes and enlarged like a detection,
         unless ``recording.meta["face_boxes_kind"] == "enlarged"``.
+        Input that is already ``size`` x ``size`` (the generator's crop output) is taken
+        as a face crop and stored as is, without detection or resizing, unless it carries
+        ``face_boxes`` and box_mode is "first"/"tracked" (or ``meta["output"] == "full"``).
     size : crop side in pixels (151, the authors' 131 + 20 margin).
     detector, min_size_frac : the :class:`~sspd.data.face.FaceDetector` settings.
     target_fps : frame rate the cache is resampled to (Hz); None keeps the native timing.

@@ -14,7 +14,6 @@ Randomness is a pure function of (seed, epoch, index): call
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -115,7 +114,7 @@ class ClipDataset(Dataset):
         k, _ = self._items[index]
         e = self.entries[k]
         s = self.start_of(index)
-        frames = np.ascontiguousarray(e.frames[s:s + self.n_frames])  # reads only this window from a memmap
+        frames = np.array(e.frames[s:s + self.n_frames], copy=True)  # reads only this window; own memory
         if e.bvp is None:
             bvp = np.full(self.n_frames, np.nan, dtype=np.float32)
         else:

@@ -72,6 +72,9 @@ def evaluate_recording(method: Callable, entry, protocol: Protocol) -> tuple[dic
         raise DataError(key, f"method returned {len(pulse)} samples for {n} frames (expected N or N-1)")
     if not np.all(np.isfinite(pulse)):
         raise DataError(key, f"method output holds {int(np.sum(~np.isfinite(pulse)))} NaN/inf values")
+    if np.ptp(pulse) == 0:
+        # a flat output would still give a "heart rate" (the band's lowest bin): refuse it
+        raise DataError(key, "method returned a constant signal")
     bvp = np.asarray(entry.bvp, dtype=np.float64)[offset:]
     t_origin = float(np.asarray(entry.timestamps)[offset])
 

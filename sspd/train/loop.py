@@ -79,6 +79,8 @@ class TrainResult:
     resumed_from_epoch: int | None
     seconds: float
     last_losses: dict = field(default_factory=dict)
+    online: torch.nn.Module | None = field(default=None, repr=False)   # the trained networks (in memory)
+    target: torch.nn.Module | None = field(default=None, repr=False)
 
 
 # ----------------------------------------------------------------------------- data
@@ -423,7 +425,10 @@ def _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_st
                 m = ema_momentum(global_step, total_steps, config.ema_m0)
                 ema_update(target, online, m)
                 if d.world > 1:
-                    for buf in target.buffers():
+                    # Each rank updated its BatchNorm running stats on its own batch; keep
+                    # rank 0's everywhere (DDP would broadcast them at the next forward anyway)
+                    # so all ranks hold identical networks at every checkpoint.
+                    for buf in [*online.buffers(), *target.buffers()]:
                         dist.broadcast(buf, src=0)
                 last_terms = {k: float(v) for k, v in terms.items()}
                 if log is not None:
@@ -462,7 +467,8 @@ def _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_st
     return TrainResult(out_dir=out_dir, checkpoint=ckpt_path, inference_weights=weights, log=log_path,
                        epochs_done=epoch, steps_done=global_step, total_steps=total_steps,
                        resumed_from_epoch=start_epoch if ckpt is not None else None,
-                       seconds=time.time() - t_start, last_losses=last_terms)
+                       seconds=time.time() - t_start, last_losses=last_terms, online=online,
+                       target=target)
 
 
 def _may_leave_unused(config: TrainConfig) -> bool:
@@ -504,7 +510,7 @@ def _check_finite(loss, terms, d: _Dist, epoch: int, step: int, ckpt_path: Path)
         kept = (f"the last good checkpoint is {ckpt_path}" if ckpt_path.exists()
                 else "no checkpoint was written yet (it failed in the first epoch)")
         raise NonFiniteLossError(
-            f"non-finite training loss at step {step} (epoch {epoch}): total={float(loss)}, "
+            f"non-finite training loss at step {step} (epoch {epoch}): total={float(loss.detach())}, "
             f"terms={ {k: float(v) for k, v in terms.items()} }; training stopped, {kept}. "
             f"Try a lower lr, amp='off', or check the input clips.")
 

@@ -176,10 +176,10 @@ def build_atlas(skin_rgb: np.ndarray, rng: np.random.Generator, *, size: tuple[i
     eye_u, eye_v = rng.uniform(0.36, 0.44), rng.uniform(0.14, 0.22)
     iris = np.array(rng.choice([[0.05, 0.03, 0.02], [0.08, 0.1, 0.12], [0.1, 0.07, 0.03]]))
     for s in (-1, 1):
-        eye = _blob(U, V, s * eye_u, eye_v, 0.17, 0.06)
+        eye = _blob(U, V, s * eye_u, eye_v, 0.14, 0.05)
         eye_mask = np.maximum(eye_mask, _blob(U, V, s * eye_u, eye_v, 0.2, 0.085))
-        paint(eye, [0.55, 0.52, 0.5], 0.0, 0.15)
-        paint(_blob(U, V, s * eye_u, eye_v, 0.06, 0.055), iris, 0.0, 0.3)
+        paint(eye, [0.42, 0.4, 0.38], 0.0, 0.15)
+        paint(_blob(U, V, s * eye_u, eye_v, 0.055, 0.05), iris, 0.0, 0.3)
         brow = _blob(U, V, s * (eye_u + 0.02), eye_v + 0.16, 0.22, 0.035)
         paint(brow * 0.85, skin_rgb * 0.35, 0.0)
         paint(_blob(U, V, s * 0.075, -0.3, 0.045, 0.03), skin_rgb * 0.15, 0.0)

@@ -48,7 +48,7 @@ class Preset:
     drop_rate: tuple[float, float] = (0.0, 0.0)
     # geometry
     frame_size: tuple[int, int] = (320, 240)   # (width, height) of full camera frames
-    head_size: tuple[float, float] = (0.22, 0.26)  # head semi-axis b as a fraction of frame height
+    head_size: tuple[float, float] = (0.28, 0.32)  # head semi-axis b as a fraction of frame height
     head_axes: tuple[float, float, float] = (0.36, 0.46, 0.40)  # ellipsoid (a, b, c) ratios
     motion_amplitude: float = 1.0
     jaw_amplitude: float = 0.08
@@ -143,7 +143,7 @@ PRESETS: dict[str, Preset] = {
     "still": Preset(
         name="still", description="UBFC-rPPG-like: seated, stable light, in-band screen light, micro-motion, raw",
         n_subjects=20, duration_s=20.0, tasks=("still",), fps_choices=(30.0,), frame_size=(320, 240),
-        head_size=(0.2, 0.24), ita_weights=(0.25, 0.3, 0.25, 0.15, 0.05, 0.0),
+        head_size=(0.28, 0.32), ita_weights=(0.25, 0.3, 0.25, 0.15, 0.05, 0.0),
         hr_segments=((55, 60, 0.1), (60, 100, 0.65), (100, 130, 0.25)), hr_kind="game",
         A_G=(0.003, 0.01), cct_k=(3500, 4500), ambient=(0.3, 0.5), drift=(0.0, 0.02), flicker=(0.0, 0.005),
         screen_amp=(0.001, 0.01), screen_dc=0.15, camera_seeds=(101,), auto_exposure=True,
@@ -153,7 +153,7 @@ PRESETS: dict[str, Preset] = {
         name="motion", description="PURE-like: steady/talking/translation/rotation tasks, daylight drift, lossless",
         n_subjects=12, duration_s=20.0,
         tasks=("steady", "talking", "slow_translation", "fast_translation", "small_rotation", "medium_rotation"),
-        fps_choices=(30.0,), frame_size=(320, 240), head_size=(0.18, 0.21),
+        fps_choices=(30.0,), frame_size=(320, 240), head_size=(0.24, 0.28),
         ita_weights=(0.2, 0.35, 0.3, 0.15, 0.0, 0.0),
         hr_segments=((50, 60, 0.15), (60, 100, 0.7), (100, 110, 0.15)), hr_kind="rest",
         hr_ramp_bpm_per_min=(0.0, 0.0), A_G=(0.004, 0.012), cct_k=(5500, 6500), ambient=(0.2, 0.4),
@@ -166,7 +166,7 @@ PRESETS: dict[str, Preset] = {
         n_subjects=12, duration_s=20.0,
         tasks=("large_motion", "talking", "dark", "bright", "exercise", "far"),
         fps_choices=(25.0, 30.0), jitter_ms=(1.0, 3.0), drop_rate=(0.0, 0.01), frame_size=(320, 240),
-        head_size=(0.2, 0.24), ita_weights=(0.05, 0.15, 0.35, 0.3, 0.1, 0.05),
+        head_size=(0.27, 0.31), ita_weights=(0.05, 0.15, 0.35, 0.3, 0.1, 0.05),
         hr_segments=((45, 60, 0.15), (60, 100, 0.55), (100, 150, 0.3)), hr_kind="rest",
         hr_ramp_bpm_per_min=(0.0, 0.0), hr_limits=(45.0, 150.0), A_G=(0.003, 0.01), cct_k=(2700, 6500),
         n_lights=(1, 3), ambient=(0.15, 0.4), drift=(0.0, 0.1), flicker=(0.0, 0.02), step_prob=0.3,

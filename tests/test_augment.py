@@ -1,0 +1,136 @@
+"""LGA + MDM views (sspd.augment)."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from sspd.augment import AugmentConfig, frame_differences, local_global_views, resize_frames
+
+
+def _clip(B=2, T=6, S=151, seed=0):
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(rng.integers(0, 256, (B, T + 1, S, S, 3), dtype=np.uint8))
+
+
+def _views(clip, seed=0, **kw):
+    g = torch.Generator().manual_seed(seed)
+    return local_global_views(clip, AugmentConfig(**kw), g)
+
+
+def test_shapes_dtype_and_scale():
+    clip = _clip(B=2, T=6)
+    v_m, v_o = _views(clip)
+    assert v_m.shape == v_o.shape == (2, 3, 6, 128, 128)
+    assert v_m.dtype == v_o.dtype == torch.float32
+    # raw integer differences: integral values within +-255
+    for v in (v_m, v_o):
+        assert torch.equal(v, v.round()) and v.abs().max() <= 255 and v.abs().max() > 100
+
+
+def test_frame_differences_exact_int():
+    f = np.zeros((3, 2, 2, 3), np.uint8)
+    f[1] = 255
+    f[2, 0, 0, 2] = 7
+    d = frame_differences(f)
+    assert d.shape == (3, 2, 2, 2)           # (C, T, H, W)
+    assert d[0, 0, 0, 0] == 255 and d[0, 1, 0, 0] == -255
+    assert d[2, 1, 0, 0] == 7 - 255
+
+
+def test_mask_rate_shared_over_channels_student_only():
+    clip = _clip(B=2, T=8)
+    v_m, v_o = _views(clip, flips=False, crop="topleft")
+    ref_m, _ = _views(clip, flips=False, crop="topleft", mask_keep=1.0)
+    nonzero_ref = ref_m != 0
+    # a position is masked iff all three channels were zeroed where the reference was non-zero
+    masked = (v_m == 0) & nonzero_ref
+    kept = (v_m == ref_m)
+    assert torch.all(masked | kept)
+    # mask shared over channels: per (b, t, y, x) either all channels kept or all zeroed
+    pos_masked = ((v_m == 0) | ~nonzero_ref).all(dim=1) & nonzero_ref.any(dim=1)
+    pos_kept = (v_m == ref_m).all(dim=1)
+    assert torch.all(pos_masked ^ pos_kept | ~nonzero_ref.any(dim=1))
+    # keep rate measured on positions where any channel is non-zero
+    any_nz = nonzero_ref.any(dim=1)
+    keep_rate = pos_kept[any_nz].float().mean().item()
+    assert abs(keep_rate - 0.7) < 0.02
+    # the teacher is never masked: equals resize -> differences
+    g_ref = frame_differences(resize_frames(clip, 128, "area"))
+    assert torch.equal(v_o, g_ref)
+
+
+def test_topleft_crop_and_no_flip():
+    clip = _clip(B=1, T=3)
+    v_m, _ = _views(clip, crop="topleft", flips=False, mask_keep=1.0)
+    assert torch.equal(v_m, frame_differences(clip[:, :, :128, :128]))
+
+
+def test_random_crop_is_a_native_scale_window():
+    clip = _clip(B=3, T=2)
+    v_m, _ = _views(clip, crop="random", flips=False, mask_keep=1.0, seed=5)
+    full = frame_differences(clip)  # (B, 3, T, 151, 151)
+    offsets = set()
+    for b in range(3):
+        hit = [(y, x) for y in range(24) for x in range(24)
+               if torch.equal(full[b, :, :, y:y + 128, x:x + 128], v_m[b])]
+        assert len(hit) == 1
+        offsets.add(hit[0])
+    assert len(offsets) > 1  # offsets differ between clips
+
+
+def test_flips_independent_per_view_and_clip():
+    clip = _clip(B=16, T=1)
+    cfg = dict(crop="topleft", mask_keep=1.0)
+    v_m, v_o = _views(clip, seed=3, **cfg)
+    d_local = frame_differences(clip[:, :, :128, :128])
+    d_glob = frame_differences(resize_frames(clip, 128, "area"))
+
+    def flip_state(v, ref):
+        for h in (False, True):
+            for vv in (False, True):
+                r = ref
+                if h:
+                    r = r.flip(-1)
+                if vv:
+                    r = r.flip(-2)
+                if torch.equal(v, r):
+                    return (h, vv)
+        raise AssertionError("view is not a flip of the reference")
+
+    s_m = [flip_state(v_m[b], d_local[b]) for b in range(16)]
+    s_o = [flip_state(v_o[b], d_glob[b]) for b in range(16)]
+    assert len(set(s_m)) > 1 and len(set(s_o)) > 1
+    assert s_m != s_o  # student and teacher flips are drawn independently
+
+
+def test_seeded_determinism():
+    clip = _clip(B=2, T=4)
+    a = _views(clip, seed=11)
+    b = _views(clip, seed=11)
+    c = _views(clip, seed=12)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_teacher_resize_equals_inference_resize():
+    """The teacher view and inference use the same uint8 cv2 INTER_AREA resize."""
+    from sspd.inference import SSPDMethod  # noqa: F401  (inference imports the same functions)
+    import sspd.inference as inf
+
+    clip = _clip(B=1, T=3)
+    _, v_o = _views(clip, flips=False)
+    frames = clip[0].numpy()
+    manual = np.stack([cv2.resize(f, (128, 128), interpolation=cv2.INTER_AREA) for f in frames])
+    assert np.array_equal(inf.resize_frames(frames, 128, "area"), manual)
+    assert torch.equal(v_o[0], frame_differences(manual))
+
+
+def test_bicubic_differs_and_bad_config_rejected():
+    clip = _clip(B=1, T=2)
+    assert not np.array_equal(resize_frames(clip, 128, "area"), resize_frames(clip, 128, "bicubic"))
+    with pytest.raises(ValueError):
+        AugmentConfig(crop="center")
+    with pytest.raises(ValueError):
+        AugmentConfig(mask_keep=0)
+    with pytest.raises(TypeError):
+        local_global_views(clip.float(), AugmentConfig(), torch.Generator())

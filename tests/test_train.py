@@ -1,0 +1,244 @@
+"""Training loop: EMA schedule, smoke run, resume, non-finite loss, DDP (sspd.train)."""
+import argparse
+import csv
+import json
+import os
+import shutil
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from sspd.data.recording import Recording
+from sspd.train.config import PRESETS, TrainConfig
+from sspd.train.ema import ema_momentum, ema_update, make_target
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _recordings(n=2, n_frames=40, fps=30.0):
+    """Tiny 151x151 'face crops' with a 1.2 Hz colour pulse plus noise."""
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng(100 + i)
+        t = np.arange(n_frames) / fps
+        base = rng.integers(80, 160, (151, 151, 3)).astype(np.float32)
+        pulse = 2.0 * np.sin(2 * np.pi * 1.2 * t)
+        frames = base[None] + pulse[:, None, None, None] + rng.normal(0, 1, (n_frames, 151, 151, 3))
+        out.append(Recording(frames=np.clip(frames, 0, 255).astype(np.uint8), timestamps=t,
+                             fps_nominal=fps, dataset="toy", subject=str(i + 1)))
+    return out
+
+
+def _smoke(data, **kw):
+    # 2 videos, batch 2 -> 1 iteration per epoch, 2 epochs, 2 iterations
+    return TrainConfig.preset_config("smoke", data=str(data), split="all", **kw)
+
+
+def _state_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    from sspd.data.cache import ClipCache, PreprocessConfig
+
+    folder = tmp_path_factory.mktemp("cache")
+    for rec in _recordings():
+        ClipCache(folder).build(rec, PreprocessConfig())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_run(cache_dir, tmp_path_factory):
+    """An uninterrupted smoke run reading the clip cache from disk."""
+    from sspd.train.loop import train
+
+    torch.set_num_threads(2)
+    out = tmp_path_factory.mktemp("full")
+    result = train(_smoke(cache_dir), out, progress=False)
+    return out, result
+
+
+# ----------------------------------------------------------------------------- EMA
+
+
+def test_ema_schedule_values():
+    K = 90
+    m = [ema_momentum(k, K, 0.9) for k in range(K)]
+    assert m[0] == pytest.approx(0.9)
+    assert m[-1] == pytest.approx(0.99997, abs=1e-5)       # value quoted in sspd-method.md §5
+    assert m[K // 2] == pytest.approx(0.95)
+    assert all(b > a for a, b in zip(m, m[1:]))
+    with pytest.raises(ValueError):
+        ema_momentum(K, K)
+
+
+def test_ema_updates_parameters_only():
+    torch.manual_seed(0)
+    online = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    target = make_target(online)
+    assert all(not p.requires_grad for p in target.parameters()) and target.training
+    with torch.no_grad():
+        for p in online.parameters():
+            p.add_(1.0)
+    online(torch.randn(8, 3))                    # changes the online BN running stats
+    buffers_before = {k: v.clone() for k, v in target.named_buffers()}
+    t0 = [p.clone() for p in target.parameters()]
+    ema_update(target, online, 0.9)
+    for p_t, p_0, p_o in zip(target.parameters(), t0, online.parameters()):
+        assert torch.allclose(p_t, 0.9 * p_0 + 0.1 * p_o)
+    for k, v in target.named_buffers():
+        assert torch.equal(v, buffers_before[k]), k   # buffers are not averaged (faithful)
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_presets_and_overrides(tmp_path):
+    paper = TrainConfig.preset_config("paper")
+    assert (paper.batch_size, paper.T, paper.epochs, paper.windows_per_video) == (12, 300, 30, 1)
+    assert paper.lr == 1e-3 and paper.weight_decay == 0 and paper.ema_m0 == 0.9
+    cpu = TrainConfig.preset_config("cpu")
+    assert cpu.T < paper.T and cpu.batch_size < paper.batch_size and cpu.augment.size == 128
+    assert set(PRESETS) >= {"paper", "cpu", "smoke"}
+    c = cpu.with_overrides(["augment.crop=topleft", "T=200", "loss.w_freq=0"])
+    assert c.augment.crop == "topleft" and c.T == 200 and c.loss.w_freq == 0
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(c.to_dict()))
+    assert TrainConfig.from_json(path).to_dict() == json.loads(json.dumps(c.to_dict()))
+    with pytest.raises(ValueError, match="T=10"):
+        TrainConfig(T=10)
+    with pytest.raises(ValueError, match="unknown field"):
+        cpu.with_overrides(["nonsense=1"])
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_smoke_training_writes_everything(full_run):
+    from sspd.model import SSPD, inference_state_dict
+
+    out, result = full_run
+    assert result.steps_done == result.total_steps == 2 and result.epochs_done == 2
+    for name in ("checkpoint.pt", "train_log.csv", "config.json", "manifest.json", "model_inference.pt"):
+        assert (out / name).is_file(), name
+    rows = list(csv.DictReader(open(out / "train_log.csv")))
+    assert [int(r["step"]) for r in rows] == [0, 1]
+    assert {"loss", "rpd", "tspd", "reg", "freq", "momentum", "fs"} <= set(rows[0])
+    assert float(rows[0]["momentum"]) == pytest.approx(0.9) and float(rows[0]["fs"]) == pytest.approx(30.0)
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    cfg = TrainConfig.from_json(out / "config.json")
+    assert cfg.T == 32 and cfg.preset == "smoke"
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["seed"] == 0 and "git_sha" in man and man["total_steps"] == 2
+    # exported weights = the EMA teacher's inference weights, official key layout, strict load
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    exported = torch.load(out / "model_inference.pt", weights_only=True)
+    model = SSPD(s3m=False)
+    model.load_state_dict(exported, strict=True)
+    teacher = SSPD(s3m=True)
+    teacher.load_state_dict(ckpt["target"])
+    assert _state_equal(exported, inference_state_dict(teacher))
+    # teacher moved by EMA (not equal to online, not equal to its init) and its BN ran in train mode
+    assert not torch.equal(ckpt["target"]["backbone_step1.Conv_Layer1.weight"],
+                           ckpt["online"]["backbone_step1.Conv_Layer1.weight"])
+    assert int(ckpt["target"]["BN.num_batches_tracked"]) == 2
+    assert result.target.training  # never put in eval mode
+
+
+def test_resume_is_bit_identical_and_nonfinite_keeps_checkpoint(full_run, cache_dir, tmp_path, monkeypatch):
+    import sspd.train.loop as loop
+
+    ref_out, _ = full_run
+    out = tmp_path / "resumed"
+    first = loop.train(_smoke(cache_dir), out, progress=False, stop_after_epoch=1)
+    assert first.steps_done == 1 and first.inference_weights is None
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+
+    second = loop.train(_smoke(cache_dir), out, progress=False)
+    assert second.resumed_from_epoch == 1 and second.steps_done == 2
+    a = torch.load(ref_out / "checkpoint.pt", weights_only=True)
+    b = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert _state_equal(a["online"], b["online"])
+    assert _state_equal(a["target"], b["target"])
+    assert a["global_step"] == b["global_step"] == 2
+    ref_rows = list(csv.DictReader(open(ref_out / "train_log.csv")))
+    rows = list(csv.DictReader(open(out / "train_log.csv")))
+    assert [r["loss"] for r in rows] == [r["loss"] for r in ref_rows]
+
+    # resuming with a different config is refused rather than silently mixed
+    with pytest.raises(Exception, match="different config"):
+        loop.train(_smoke(cache_dir, seed=1), out, progress=False)
+    with pytest.raises(Exception, match="already exists"):
+        loop.train(_smoke(cache_dir), out, resume=False, progress=False)
+
+    # a NaN loss stops with a clear message and leaves the last good checkpoint untouched
+    before = (broken / "checkpoint.pt").read_bytes()
+
+    def nan_loss(online, target, fs, cfg):
+        loss = online.rppg.sum() * float("nan")
+        return loss, {"loss": float("nan")}
+
+    monkeypatch.setattr(loop, "sspd_loss", nan_loss)
+    with pytest.raises(loop.NonFiniteLossError, match="non-finite training loss at step 1") as err:
+        loop.train(_smoke(cache_dir), broken, progress=False)
+    assert "checkpoint.pt" in str(err.value)
+    assert (broken / "checkpoint.pt").read_bytes() == before
+
+
+def test_cli_builds_config_and_resumes_finished_run(full_run, cache_dir, capsys):
+    from sspd.cli import main
+    from sspd.train import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--preset", "cpu", "--data", "SynUBFC", "--out", "x", "--epochs", "3",
+                              "--seed", "7", "--set", "augment.crop=topleft"])
+    cfg = cli.build_config(args)
+    assert (cfg.epochs, cfg.seed, cfg.augment.crop, cfg.T) == (3, 7, "topleft", 160)
+    out, _ = full_run
+    # a finished run resumes instantly (no iterations) and re-exports its weights
+    rc = main(["train", "--preset", "smoke", "--data", str(cache_dir), "--split", "all", "--out", str(out),
+               "--quiet"])
+    assert rc == 0 and "trained 2/2 iterations" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- DDP
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, cache, out, result_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from sspd.train.loop import train
+
+    res = train(_smoke(cache), out, progress=False)
+    torch.save({"online": res.online.state_dict(), "target": res.target.state_dict(),
+                "steps": res.steps_done}, os.path.join(result_dir, f"rank{rank}.pt"))
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_identical_weights(cache_dir, tmp_path):
+    import torch.multiprocessing as mp
+
+    out, res = tmp_path / "ddp", tmp_path / "ranks"
+    res.mkdir()
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(cache_dir), str(out), str(res)), nprocs=2, join=True)
+    r0 = torch.load(res / "rank0.pt", weights_only=True)
+    r1 = torch.load(res / "rank1.pt", weights_only=True)
+    assert r0["steps"] == r1["steps"] == 2
+    assert _state_equal(r0["online"], r1["online"])
+    assert _state_equal(r0["target"], r1["target"])
+    # only rank 0 wrote the run folder, and training did move the weights
+    assert (out / "checkpoint.pt").is_file() and (out / "model_inference.pt").is_file()
+    rows = list(csv.DictReader(open(out / "train_log.csv")))
+    assert len(rows) == 2

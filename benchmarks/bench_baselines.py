@@ -66,24 +66,28 @@ def best_time(fn, repeats: int) -> float:
 
 
 def bench_runner(frames: np.ndarray, fps: float, repeats: int) -> None:
+    """Wall time of ``sspd.evaluate.runner.evaluate_recording`` per video (method + HR + SNR + r)."""
     try:
-        from sspd.evaluate import runner  # noqa: F401
+        from sspd.evaluate.protocol import get_protocol
+        from sspd.evaluate.runner import evaluate_recording
     except ImportError as err:
         print(f"\nevaluation runner: sspd.evaluate.runner is not available ({err}); not timed")
         return
-    call = getattr(runner, "run_method_on_recording", None)
-    if call is None:
-        print("\nevaluation runner: sspd.evaluate.runner imports but exposes no "
-              "run_method_on_recording(recording, method_name); not timed")
-        return
     from sspd.data.recording import Recording
-    rec = Recording(frames=frames, timestamps=np.arange(len(frames)) / fps, fps_nominal=fps,
-                    bvp=np.sin(2 * np.pi * 1.25 * np.arange(len(frames)) / fps),
+
+    t = np.arange(len(frames)) / fps
+    rec = Recording(frames=frames, timestamps=t, fps_nominal=fps, bvp=np.sin(2 * np.pi * 75 / 60 * t),
                     dataset="bench", subject="0", session="0")
-    print("\nevaluation runner, per video (s), best of", repeats)
-    for name in ("pos", "chrom"):
-        dt = best_time(lambda: call(rec, name), repeats)
-        print(f"  {name:6s} {dt:8.3f} s per {len(frames) / fps:.0f}-s video")
+    video_s = len(frames) / fps
+    print(f"\nevaluation runner (evaluate_recording), per {video_s:.0f}-s video, best of {repeats}")
+    for proto in ("toolbox", "windowed"):
+        protocol = get_protocol(proto)
+        for name in ("pos", "chrom", "green"):
+            method = CLASSIC_METHODS[name]
+            dt = best_time(lambda: evaluate_recording(method, rec, protocol), repeats)
+            row, _ = evaluate_recording(method, rec, protocol)
+            print(f"  {proto:9s} {name:6s} {dt:7.3f} s = {video_s / dt:5.0f}x real time "
+                  f"(method alone {row['runtime_s']:.3f} s; HR error {row['error']:+.2f} bpm)")
 
 
 def main(argv: list[str] | None = None) -> int:

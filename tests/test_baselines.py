@@ -172,15 +172,21 @@ def test_bad_inputs_raise_clear_errors(clean_rgb):
 
 
 def test_generator_still_preset_if_available():
+    """POS on the generator's UBFC-like 'still' preset: right HR, right sign.
+
+    Only POS is asserted: that preset carries in-band coloured screen light, which by
+    design (synthetic-data.md §7) is not along the skin tone and can fool GREEN and CHROM.
+    """
     synthetic = pytest.importorskip("sspd.data.synthetic")
     if not hasattr(synthetic, "render_video"):
         pytest.skip("sspd.data.synthetic.render_video is not written yet")
     try:
-        video = synthetic.render_video("still", 0, seed=0, output="crop", duration_s=10.0)
+        video = synthetic.render_video("still", 1, seed=0, output="crop", duration_s=10.0)
     except Exception as err:  # the generator is developed concurrently: report, do not fail here
-        pytest.skip(f"render_video('still', ...) failed: {err!r}")
+        pytest.skip(f"render_video('still', 1, ...) failed: {err!r}")
     fs = float(video.fps_nominal)
     truth = float(np.mean(video.ground_truth["hr_mean"]))
-    rgb = rgb_traces(video.frames, fs=fs)
-    for name in ("pos", "chrom"):
-        assert abs(hr_bpm(TRACE_METHODS[name](rgb, fs), fs) - truth) <= 3.0, name
+    pulse = TRACE_METHODS["pos"](rgb_traces(video.frames, fs=fs), fs)
+    assert abs(hr_bpm(pulse, fs) - truth) <= 3.0
+    sos = signal.butter(2, [0.7, 3.0], btype="bandpass", fs=fs, output="sos")
+    assert np.corrcoef(pulse, signal.sosfiltfilt(sos, video.ground_truth["bvp"]))[0, 1] > 0.3

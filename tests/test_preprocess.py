@@ -131,12 +131,18 @@ def test_cache_round_trip_memmap(tmp_path):
     entry = ClipCache(tmp_path).build(rec, GT)
     assert not entry.reused
     assert isinstance(entry.frames, np.memmap)
-    expected = crop_faces(rec.frames, np.stack([enlarge_box(b, rec.frames.shape[1:]) for b in rec.face_boxes]))
+    expected = crop_faces(rec.frames, rec.face_boxes)  # ground-truth boxes are crop boxes as given
     np.testing.assert_array_equal(np.asarray(entry.frames), expected)
     np.testing.assert_array_equal(entry.timestamps, rec.timestamps)
     np.testing.assert_array_equal(entry.bvp, rec.bvp)
     assert entry.fps == pytest.approx(30.0) and entry.subject == "1" and entry.dataset == "toy"
     assert entry.meta["resampling"]["applied"] is False and entry.meta["channel_order"] == "BGR"
+    # boxes marked tight are enlarged by the authors' rule first
+    tight = ClipCache(tmp_path / "tight").build(
+        textured_recording(meta={"face_boxes_kind": "tight"}), PreprocessConfig(box_mode="gt-first"))
+    assert tight.meta["boxes"] == enlarge_box(rec.face_boxes[0], rec.frames.shape[1:]).tolist()
+    np.testing.assert_array_equal(np.asarray(tight.frames),
+                                  crop_faces(rec.frames, enlarge_box(rec.face_boxes[0], rec.frames.shape[1:])))
     # reload from disk and as a Recording
     (loaded,) = load_cache(tmp_path)
     assert loaded.key == entry.key

@@ -193,7 +193,10 @@ def ica(rgb, fs, *, band=DEFAULT_BAND, source: str | Path | None = None) -> np.n
     x, sos, _ = _prepare(rgb, fs, band, source)
     xn = _bandpass(x / x.mean(axis=0) - 1.0, sos, axis=0)  # (N, 3)
     xz = (xn - xn.mean(axis=0)) / xn.std(axis=0)
-    b, s = jade(xz.T)  # (3, 3), (3, N)
+    try:
+        b, s = jade(xz.T)  # (3, 3), (3, N)
+    except DataError as err:
+        raise DataError(source, err.problem) from None
     k = int(np.argmax(_inband_peak(s, fs, band)))
     # Orientation: the pixel pulse is -bvp along P_bv; intensity changes lie along [1, 1, 1]
     # and say nothing about the sign, so compare with the part of P_bv orthogonal to [1, 1, 1]

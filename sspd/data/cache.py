@@ -69,11 +69,12 @@ class PreprocessConfig:
         ``track_window`` frames), ``"gt"`` (the recording's per-frame ``face_boxes``,
         synthetic full frames) or ``"gt-first"`` (the ground-truth box of frame 0 for the
         whole video: the authors' fixed box without detector error).
-        Ground-truth boxes are taken as tight face boxes and enlarged like a detection,
-        unless ``recording.meta["face_boxes_kind"] == "enlarged"``.
+        Ground-truth boxes are used as the crop boxes (the generator stores them already
+        enlarged by the authors' rule); boxes marked ``recording.meta["face_boxes_kind"] ==
+        "tight"`` are enlarged like a detection first.
         Input that is already ``size`` x ``size`` (the generator's crop output) is taken
-        as a face crop and stored as is, without detection or resizing, unless it carries
-        ``face_boxes`` and box_mode is "first"/"tracked" (or ``meta["output"] == "full"``).
+        as a face crop and stored as is, in every box mode, without detection or resizing
+        (unless its meta says ``output == "full"``).
     size : crop side in pixels (151, the authors' 131 + 20 margin).
     detector, min_size_frac : the :class:`~sspd.data.face.FaceDetector` settings.
     target_fps : frame rate the cache is resampled to (Hz); None keeps the native timing.
@@ -237,7 +238,7 @@ def _gt_boxes(rec: Recording, first_only: bool) -> np.ndarray:
     boxes = np.asarray(rec.face_boxes, dtype=np.int64)
     if first_only:
         boxes = boxes[:1]
-    if rec.meta.get("face_boxes_kind") != "enlarged":
+    if rec.meta.get("face_boxes_kind") == "tight":
         shape = rec.frames.shape[1:3]
         boxes = np.stack([enlarge_box(b, shape) for b in boxes])
     return boxes[0] if first_only else boxes
@@ -254,8 +255,8 @@ def preprocess_recording(rec: Recording, config: PreprocessConfig,
     """
     size = config.size
     H, W = rec.frames.shape[1:3]
-    if (H, W) == (size, size) and (rec.face_boxes is None or config.box_mode in ("gt", "gt-first")) \
-            and rec.meta.get("output", "crop") == "crop":
+    output = rec.meta.get("output") or (rec.meta.get("params") or {}).get("output")
+    if (H, W) == (size, size) and output != "full":
         # already a face crop (e.g. the generator's fast crop path): no detection, no resize
         crops, boxes, box_source = np.asarray(rec.frames), None, "input is already a face crop"
     else:

@@ -1,6 +1,6 @@
 """Training configuration: one dataclass, saved as JSON with every run.
 
-Presets (``TrainConfig.preset(name)``):
+Presets (``TrainConfig.preset_config(name, **overrides)``):
 
 - ``paper``: the authors' released schedule (sspd-method.md §7): batch 12, T = 300
   frame differences (301 frames, 10 s at 30 fps), 30 epochs of one random window
@@ -12,21 +12,26 @@ Presets (``TrainConfig.preset(name)``):
   (online forward + backward + teacher forward), so a paper step (12 x 300)
   costs ~3.7 min. What is reduced, and why:
     * batch 12 -> 2 and T 300 -> 160 differences (5.3 s at 30 fps, still >= 2.6
-      beats at 30 bpm and far more than the ~24-frame receptive field of the
-      predictor; the TS-block pyramid becomes 152/146/142 tokens) — the per-step
+      beats at 30 bpm and far longer than the network's temporal receptive field,
+      under +-16 frames as measured by chunked inference; the TS-block pyramid becomes 152/146/142 tokens) — the per-step
       cost is the bottleneck;
-    * epochs 30 -> 8 with one window per video per epoch: on a 30-video train
-      split (SynUBFC / UBFC) that is 15 iterations per epoch, 120 in total
-      (more than the paper's 90 optimiser steps, but each step sees 6x fewer
-      clips and ~11x fewer frames), about 36 minutes on 2 cores;
+    * the schedule: 8 epochs of 2 random windows per video, capped at 120
+      iterations (``max_steps``). On the synthetic ``still`` preset's 14
+      training videos that is 14 iterations per epoch, 112 in total; on a
+      30-video split (UBFC-rPPG) the cap stops it after 4 epochs. 120 steps is
+      a little more than the paper's 90 optimiser steps, but each step sees 6x
+      fewer clips and ~11x fewer frames. Measured here: 11-17 s per step on
+      the shared 2-core machine, i.e. about 25-35 minutes;
     * AMP off (no fp16 speed-up on CPU).
   The 128x128 input is NOT reduced: the backbone's valid convolutions and the
   8x8 global pooling need 128x128. Everything else (LGA/MDM, losses, EMA,
   optimiser, learning rate) is as in ``paper``.
-- ``smoke``: a seconds-long run for tests and CI: T = 32 differences (the three
-  TS blocks shorten the token sequence by 8 + 6 + 4 = 18, leaving 14 tokens
-  at the last level; T must be >= 19 for the network to run at all), batch 2,
-  2 epochs, at most 2 iterations in total.
+- ``smoke``: a seconds-long run for tests and CI: T = 32 differences, batch 2,
+  2 epochs, at most 2 iterations in total. Checked minimum: the three TS blocks
+  shorten the token sequence by 8 + 6 + 4 = 18, so the network runs from T = 19,
+  but the losses need more: L_reg needs N_3 >= 3 tokens and L_freq needs one
+  cardiac-band bin, floor(3 N_3 / fs) >= 1, i.e. N_3 >= 10 at 30 fps, so
+  T >= 28 (``MIN_T``). T = 32 leaves 24/18/14 tokens.
 """
 from __future__ import annotations
 
@@ -41,16 +46,21 @@ from sspd.losses import LossConfig
 
 __all__ = ["TrainConfig", "PRESETS", "MIN_T", "preset_config"]
 
-# Token loss of the three TS blocks (kernels 9, 7, 5): N_3 = T - 18 must be >= 1.
-MIN_T = 19
+# The TS blocks (kernels 9, 7, 5) leave N_3 = T - 18 tokens; L_freq needs floor(3 N_3 / 30) >= 1
+# (measured: T = 26 fails in the loss at 30 fps, T = 28 trains).
+MIN_T = 28
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a training run (saved to ``config.json`` and in every checkpoint).
 
-    data:              a synthetic preset name (e.g. "SynUBFC") or a clip-cache folder.
-    split:             which subjects to train on ("train", "test", "all"), from the preset's split.
+    data:              a clip-cache folder, or a name whose cache is ``data/cache/<name>``
+                       (e.g. the synthetic preset "still": build it with
+                       ``python -m sspd preprocess data/synthetic/still --format synthetic
+                       --out data/cache/still``).
+    split:             which subjects to train on ("train", "test") from the committed split
+                       file ``data/splits/<name>.json``, or "all" (every cached video).
     T:                 frame differences per clip (the network sees T+1 frames).
     batch_size:        clips per optimiser step, over all processes (DDP divides it).
     epochs:            passes over the training windows.
@@ -68,7 +78,7 @@ class TrainConfig:
     """
 
     preset: str = "paper"
-    data: str = "SynUBFC"
+    data: str = "still"
     split: str = "train"
     T: int = 300
     batch_size: int = 12
@@ -97,7 +107,7 @@ class TrainConfig:
     def validate(self) -> None:
         if self.T < MIN_T:
             raise ValueError(f"T={self.T} differences is too short: the TS blocks (kernels 9, 7, 5) "
-                             f"need T >= {MIN_T}")
+                             f"and the cardiac-band losses need T >= {MIN_T} (at 30 fps)")
         for name in ("batch_size", "epochs", "windows_per_video"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -165,7 +175,8 @@ class TrainConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(T=300, batch_size=12, epochs=30, windows_per_video=1, amp="auto"),
-    "cpu": dict(T=160, batch_size=2, epochs=8, windows_per_video=1, amp="off", device="cpu"),
+    "cpu": dict(T=160, batch_size=2, epochs=8, windows_per_video=2, max_steps=120, amp="off",
+                device="cpu"),
     "smoke": dict(T=32, batch_size=2, epochs=2, windows_per_video=1, max_steps=2, amp="off",
                   device="cpu"),
 }

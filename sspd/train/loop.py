@@ -102,34 +102,41 @@ def load_entries(config: TrainConfig) -> list:
     if folder is None:
         raise DataError(candidates[0], f"no clip cache for {config.data!r}: build it first with "
                         f"`python -m sspd preprocess` (or pass a cache folder as --data)")
-    subjects = None
-    if config.split != "all":
-        subjects = _split_subjects(config.data, folder, config.split)
+    subjects = None if config.split == "all" else _split_subjects(config.data, folder, config.split)
     entries = load_cache(folder, subjects=subjects)
     if len(entries) == 0:
         raise DataError(folder, f"the cache holds no videos of split {config.split!r}")
     return entries
 
 
-def _split_subjects(name: str, folder: Path, split: str):
-    """Subjects of ``split`` for a synthetic preset; None (= all) when no split is known."""
-    try:
-        from sspd.data.synthetic import load_split
-    except ImportError:
-        load_split = None
-    for key in (name, folder.name):
-        if load_split is None:
-            break
+def _split_subjects(name: str, folder: Path, split: str) -> list[str]:
+    """Subjects of ``split`` from the committed split file ``data/splits/<name>.json``.
+
+    Looked up under the --data name and under the cache folder's name. No split
+    file is an error (never silently train on test subjects); ``split="all"``
+    trains on every cached video.
+    """
+    from sspd.data.synthetic import load_split
+
+    tried = []
+    for key in dict.fromkeys((Path(name).name, folder.name)):
         try:
             splits = load_split(key)
-        except (KeyError, ValueError, FileNotFoundError, SSPDError):
+        except DataError as err:
+            tried.append(str(err.path))
             continue
-        if split not in splits:
-            raise ValueError(f"split {split!r} not in {sorted(splits)} for {key!r}")
-        return list(splits[split])
-    warnings.warn(f"no subject split known for {name!r}: training on every cached video "
-                  f"(pass split='all' to silence this)")
-    return None
+        if split not in splits or not isinstance(splits[split], list):
+            raise DataError(_split_path(key), f"split {split!r} not in this split file (has "
+                            f"{sorted(k for k, v in splits.items() if isinstance(v, list))})")
+        return [str(s) for s in splits[split]]
+    raise DataError(folder, f"no subject split file for {name!r} (looked for {tried}); add one, or "
+                    f"pass split='all' (--split all) to train on every cached video")
+
+
+def _split_path(key: str) -> Path:
+    from sspd.paths import splits_dir
+
+    return splits_dir() / f"{key}.json"
 
 
 # ----------------------------------------------------------------------------- helpers

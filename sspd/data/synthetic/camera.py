@@ -7,7 +7,7 @@ Noise before quantisation is what dithers the sub-DN pulse.
 """
 from __future__ import annotations
 
-import io
+from fractions import Fraction
 
 import numpy as np
 
@@ -94,43 +94,50 @@ def compress_roundtrip(frames_bgr: np.ndarray, fps: float, codec: str, *, crf: i
                        quality: int = 80) -> np.ndarray:
     """Encode and decode uint8 BGR frames (N, H, W, 3) in memory with PyAV ("h264" or "mjpeg").
 
-    H.264: libx264, yuv420p, CRF ``crf``, preset "medium", one thread (deterministic).
-    MJPEG: yuvj420p, quality mapped to qscale. Returns decoded frames of the same shape.
+    H.264: libx264, yuv420p, CRF ``crf``, preset "medium"; MJPEG: yuvj420p at a qscale mapped from
+    ``quality`` (0–100). Bare codec contexts with one thread (no container): deterministic output.
+    Returns decoded frames of the same shape.
     """
     import av
 
     n, h, w, _ = frames_bgr.shape
     if h % 2 or w % 2:
         raise ValueError(f"frame size {w}x{h} must be even for 4:2:0 codecs")
-    buf = io.BytesIO()
-    rate = int(round(fps))
-    with av.open(buf, "w", format="matroska") as out:
-        if codec == "h264":
-            st = out.add_stream("libx264", rate=rate)
-            st.pix_fmt = "yuv420p"
-            st.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1"}
-        elif codec == "mjpeg":
-            st = out.add_stream("mjpeg", rate=rate)
-            st.pix_fmt = "yuvj420p"
-            st.options = {"qscale": str(int(np.clip(round(31 - (quality / 100) * 29), 2, 31))), "threads": "1"}
-            st.codec_context.qscale = int(np.clip(round(31 - (quality / 100) * 29), 2, 31))
-        else:
-            raise ValueError(f"unknown codec {codec!r}")
-        st.width, st.height = w, h
-        st.thread_count = 1
-        for f in frames_bgr:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24")):
-                out.mux(pkt)
-        for pkt in st.encode():
-            out.mux(pkt)
-    buf.seek(0)
+    rate = Fraction(int(round(fps * 1000)), 1000)
+    if codec == "h264":
+        enc = av.CodecContext.create("libx264", "w")
+        enc.pix_fmt = "yuv420p"
+        enc.options = {"crf": str(int(crf)), "preset": "medium",
+                       "x264-params": "threads=1:lookahead-threads=1:deterministic=1"}
+        dec = av.CodecContext.create("h264", "r")
+    elif codec == "mjpeg":
+        enc = av.CodecContext.create("mjpeg", "w")
+        enc.pix_fmt = "yuvj420p"
+        q = int(np.clip(round(31 - quality / 100 * 29), 2, 31))
+        enc.options = {"qmin": str(q), "qmax": str(q)}
+        dec = av.CodecContext.create("mjpeg", "r")
+    else:
+        raise ValueError(f"unknown codec {codec!r}")
+    enc.width, enc.height = w, h
+    enc.time_base = 1 / rate
+    enc.framerate = rate
+    enc.thread_count = 1
+    dec.thread_count = 1
+    dec.thread_type = "NONE"
     decoded = []
-    with av.open(buf, "r") as inp:
-        vs = inp.streams.video[0]
-        vs.thread_type = "SLICE"
-        vs.codec_context.thread_count = 1
-        for fr in inp.decode(vs):
-            decoded.append(fr.to_ndarray(format="bgr24"))
+
+    def drain(packets):
+        for pkt in packets:  # copy: the encoder may reuse the packet's buffer
+            for fr in dec.decode(av.Packet(bytes(pkt))):
+                decoded.append(fr.to_ndarray(format="bgr24"))
+
+    for i, f in enumerate(frames_bgr):
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24").reformat(format=enc.pix_fmt)
+        vf.pts = i
+        drain(enc.encode(vf))
+    drain(enc.encode(None))
+    for fr in dec.decode(None):
+        decoded.append(fr.to_ndarray(format="bgr24"))
     out_arr = np.stack(decoded)
     if out_arr.shape != frames_bgr.shape:
         raise RuntimeError(f"codec round trip returned {out_arr.shape}, expected {frames_bgr.shape}")

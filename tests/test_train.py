@@ -114,6 +114,23 @@ def test_presets_and_overrides(tmp_path):
         cpu.with_overrides(["nonsense=1"])
 
 
+def test_load_entries_follows_split_file(cache_dir, tmp_path, monkeypatch):
+    from sspd.errors import DataError
+    from sspd.train.loop import load_entries
+
+    assert len(load_entries(_smoke(cache_dir))) == 2            # split "all"
+    monkeypatch.setenv("SSPD_ROOT", str(tmp_path))
+    with pytest.raises(DataError, match="no subject split file"):
+        load_entries(_smoke(cache_dir).with_overrides(["split=train"]))
+    (tmp_path / "data" / "splits").mkdir(parents=True)
+    (tmp_path / "data" / "splits" / f"{cache_dir.name}.json").write_text(
+        json.dumps({"train": ["2"], "test": ["1"]}))
+    entries = load_entries(_smoke(cache_dir).with_overrides(["split=train"]))
+    assert [e.subject for e in entries] == ["2"]
+    with pytest.raises(DataError, match="no clip cache"):
+        load_entries(_smoke(tmp_path / "nowhere"))
+
+
 # ----------------------------------------------------------------------------- training
 
 

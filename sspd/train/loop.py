@@ -9,6 +9,7 @@ One iteration:
 
 Files in ``out_dir`` (only rank 0 writes):
     config.json, manifest.json      what was run, with which code, seed and machine
+                                    (manifest_resumed_epochNNN.json for each resumption)
     train_log.csv                   every loss term of every iteration (appended, flushed)
     checkpoint.pt                   after every epoch (atomic): online, target, optimiser,
                                     scaler, epoch, global step, config, RNG states
@@ -249,21 +250,16 @@ def _check_same_run(saved: dict, config: TrainConfig, path: Path) -> None:
 class _CsvLog:
     """Append-only CSV of per-iteration losses, flushed every row."""
 
-    def __init__(self, path: Path, keep_below_step: int | None):
+    def __init__(self, path: Path, keep_below_step: int):
         self.path = path
         self.fields: list[str] | None = None
         if path.exists():
             with open(path, newline="") as f:
                 rows = list(csv.DictReader(f))
-            if keep_below_step is not None:
-                # Rows logged after the checkpoint we resume from are re-done: drop them.
-                rows = [r for r in rows if int(r["step"]) < keep_below_step]
-                if rows:
-                    self.fields = list(rows[0].keys())
-                    text = _csv_text(self.fields, rows)
-                else:
-                    text = ""
-                atomic_write_text(path, text)
+            rows = [r for r in rows if int(r["step"]) < keep_below_step]
+            if rows:
+                self.fields = list(rows[0].keys())
+            atomic_write_text(path, _csv_text(self.fields, rows) if rows else "")
         self._file = open(path, "a", newline="")
 
     def write(self, row: dict) -> None:
@@ -382,14 +378,17 @@ def _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_st
     if d.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out_dir / "config.json", config.to_dict())
-        atomic_write_json(out_dir / "manifest.json", manifest(
+        # The first session's manifest is kept; each resumption adds its own.
+        man_name = "manifest.json" if ckpt is None else f"manifest_resumed_epoch{start_epoch:03d}.json"
+        atomic_write_json(out_dir / man_name, manifest(
             config.to_dict(), config.seed, seeds={"python": config.seed, "numpy": config.seed,
                                                  "torch": config.seed, "sampler": config.seed,
                                                  "augment": "seed*1000003 + epoch*7919 + rank*104729"},
             world_size=d.world, device=str(device), amp=amp, n_videos=len(entries),
             windows_per_epoch=len(dataset), steps_per_epoch=steps_per_epoch,
             total_steps=total_steps, resumed_from_epoch=start_epoch if ckpt else None))
-        log = _CsvLog(log_path, keep_below_step=global_step if ckpt is not None else None)
+        # Rows of iterations after the checkpoint (a crash mid-epoch) are re-done: drop them.
+        log = _CsvLog(log_path, keep_below_step=global_step)
     else:
         log = None
 

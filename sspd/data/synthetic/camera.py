@@ -124,20 +124,16 @@ def compress_roundtrip(frames_bgr: np.ndarray, fps: float, codec: str, *, crf: i
     enc.thread_count = 1
     dec.thread_count = 1
     dec.thread_type = "NONE"
-    decoded = []
-
-    def drain(packets):
-        for pkt in packets:  # copy: the encoder may reuse the packet's buffer
-            for fr in dec.decode(av.Packet(bytes(pkt))):
-                decoded.append(fr.to_ndarray(format="bgr24"))
-
+    packets = []  # encode everything first, as bytes (the encoder may reuse its packet buffers)
     for i, f in enumerate(frames_bgr):
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24").reformat(format=enc.pix_fmt)
         vf.pts = i
-        drain(enc.encode(vf))
-    drain(enc.encode(None))
-    for fr in dec.decode(None):
-        decoded.append(fr.to_ndarray(format="bgr24"))
+        packets += [bytes(p) for p in enc.encode(vf)]
+    packets += [bytes(p) for p in enc.encode(None)]
+    decoded = []
+    for b in packets + [None]:
+        for fr in dec.decode(None if b is None else av.Packet(b)):
+            decoded.append(np.array(fr.to_ndarray(format="bgr24"), copy=True))
     out_arr = np.stack(decoded)
     if out_arr.shape != frames_bgr.shape:
         raise RuntimeError(f"codec round trip returned {out_arr.shape}, expected {frames_bgr.shape}")

@@ -257,7 +257,7 @@ def predict_video(path: str | Path, checkpoint: str | Path | None = None, out_di
     except DataError:
         spans = []  # video shorter than one window: whole-video HR only
     for a, b in spans:
-        windows.append({"start_s": round(t[a] - 1.0 / fps, 4), "end_s": round(t[b - 1], 4),
+        windows.append({"start_s": round(float(t[a]) - 1.0 / fps, 4), "end_s": round(float(t[b - 1]), 4),
                         "hr_bpm": float(authors_hr(bvp[a:b], fps)),
                         "hr_fft_bpm": float(periodogram_hr(bvp[a:b], fps, band=band))})
     result = {"video": str(path), "model": method.name, "fps": fps, "n_frames": int(len(crops)),
@@ -289,24 +289,23 @@ def _write_outputs(out_dir: Path, result: dict) -> Path:
 
 
 def _plot(result: dict):
+    """Figure: the predicted pulse over time, and its spectrum with both HR estimates marked."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from sspd.signal import power_spectrum
+    from sspd.plots import spectrum
 
     bvp, t, fs = result["bvp"], result["timestamps_s"], result["fps"]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5.5))
     ax1.plot(t, bvp, lw=0.8)
     ax1.set(xlabel="time (s)", ylabel="pulse (a.u.)",
             title=f"{Path(result['video']).name}: {result['model']}")
-    f, p = power_spectrum(bvp, fs)
-    sel = (f >= 0.5) & (f <= 4.0)
-    ax2.plot(f[sel] * 60, p[sel], lw=1)
+    spectrum(bvp, fs, ax=ax2)
     ax2.axvline(result["hr_fft_bpm"], color="C1", ls="--", label=f"FFT peak {result['hr_fft_bpm']:.1f} bpm")
-    ax2.axvline(result["hr_bpm"], color="C2", ls=":", label=f"authors' HR {result['hr_bpm']:.1f} bpm")
-    ax2.set(xlabel="heart rate (bpm)", ylabel="power")
+    if np.isfinite(result["hr_bpm"]):
+        ax2.axvline(result["hr_bpm"], color="C2", ls=":", label=f"authors' HR {result['hr_bpm']:.1f} bpm")
     ax2.legend(fontsize=8)
     fig.tight_layout()
     plt.close(fig)

@@ -177,6 +177,7 @@ def test_resume_is_bit_identical_and_nonfinite_keeps_checkpoint(full_run, cache_
 
     second = loop.train(_smoke(cache_dir), out, progress=False)
     assert second.resumed_from_epoch == 1 and second.steps_done == 2
+    assert (out / "manifest.json").is_file() and (out / "manifest_resumed_epoch001.json").is_file()
     a = torch.load(ref_out / "checkpoint.pt", weights_only=True)
     b = torch.load(out / "checkpoint.pt", weights_only=True)
     assert _state_equal(a["online"], b["online"])

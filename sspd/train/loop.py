@@ -320,6 +320,8 @@ def _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_st
     from sspd.data.dataset import ClipDataset
 
     device = _device(config, d)
+    if device.type == "cuda" and d.world > 1:
+        torch.cuda.set_device(device)  # NCCL collectives run on the current device
     amp = config.amp == "on" or (config.amp == "auto" and device.type == "cuda")
     if amp and device.type != "cuda":
         raise ValueError("amp='on' needs a CUDA device (fp16 autocast is off on CPU)")

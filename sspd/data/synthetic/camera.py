@@ -7,7 +7,10 @@ Noise before quantisation is what dithers the sub-DN pulse.
 """
 from __future__ import annotations
 
+import io
+import os
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -91,7 +94,44 @@ def frame_times(duration_s: float, fps: float, rng: np.random.Generator, *, jitt
 
 
 def compress_roundtrip(frames_bgr: np.ndarray, fps: float, codec: str, *, crf: int = 23,
-                       quality: int = 80) -> np.ndarray:
+                       quality: int = 80, isolate: bool = True) -> np.ndarray:
+    """Lossy codec round trip of uint8 BGR frames (N, H, W, 3); see :func:`_compress_roundtrip_inproc`.
+
+    With ``isolate`` (default) the codec runs in a fresh Python process: this libx264 build gives
+    run-to-run different bitstreams inside a long-lived process (its output depends on the process's
+    memory state), but a fresh process reproduces the same bytes, which keeps videos deterministic.
+    """
+    if not isolate:
+        return _compress_roundtrip_inproc(frames_bgr, fps, codec, crf=crf, quality=quality)
+    import subprocess
+    import sys
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(frames_bgr))
+    cmd = [sys.executable, "-c", "import sys; from sspd.data.synthetic.camera import _codec_main; _codec_main()",
+           codec, repr(float(fps)), str(int(crf)), str(int(quality))]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parents[3])] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    res = subprocess.run(cmd, input=buf.getvalue(), capture_output=True, env=env, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"codec subprocess failed: {res.stderr.decode(errors='replace')[-2000:]}")
+    return np.load(io.BytesIO(res.stdout))
+
+
+def _codec_main() -> None:
+    """Subprocess entry: frames .npy on stdin, args codec fps crf quality, decoded .npy on stdout."""
+    import sys
+
+    codec, fps, crf, quality = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    frames = np.load(io.BytesIO(sys.stdin.buffer.read()))
+    out = io.BytesIO()
+    np.save(out, _compress_roundtrip_inproc(frames, fps, codec, crf=crf, quality=quality))
+    sys.stdout.buffer.write(out.getvalue())
+    sys.stdout.buffer.flush()
+
+
+def _compress_roundtrip_inproc(frames_bgr: np.ndarray, fps: float, codec: str, *, crf: int = 23,
+                               quality: int = 80) -> np.ndarray:
     """Encode and decode uint8 BGR frames (N, H, W, 3) in memory with PyAV ("h264" or "mjpeg").
 
     H.264: libx264, yuv420p, CRF ``crf``, preset "medium"; MJPEG: yuvj420p at a qscale mapped from
@@ -108,7 +148,9 @@ def compress_roundtrip(frames_bgr: np.ndarray, fps: float, codec: str, *, crf: i
         enc = av.CodecContext.create("libx264", "w")
         enc.pix_fmt = "yuv420p"
         enc.options = {"crf": str(int(crf)), "preset": "medium",
-                       "x264-params": "threads=1:lookahead-threads=1:deterministic=1"}
+                       "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0:bframes=0:no-mbtree=1:rc-lookahead=0:psy=0"}
+        # conservative x264 settings (no B-frames, mb-tree, lookahead or psy): with them on, this build
+        # produced run-to-run different bitstreams inside one process
         dec = av.CodecContext.create("h264", "r")
     elif codec == "mjpeg":
         enc = av.CodecContext.create("mjpeg", "w")

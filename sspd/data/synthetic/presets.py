@@ -147,7 +147,7 @@ PRESETS: dict[str, Preset] = {
         hr_segments=((55, 60, 0.1), (60, 100, 0.65), (100, 130, 0.25)), hr_kind="game",
         A_G=(0.003, 0.01), cct_k=(3500, 4500), ambient=(0.3, 0.5), drift=(0.0, 0.02), flicker=(0.0, 0.005),
         screen_amp=(0.001, 0.01), screen_dc=0.15, camera_seeds=(101,), auto_exposure=True,
-        n_sat=(5000.0, 12000.0), codec="none"),
+        n_sat=(8000.0, 16000.0), codec="none"),
     # PURE-like: six tasks, daylight from one side with drift, machine-vision camera, lossless.
     "motion": Preset(
         name="motion", description="PURE-like: steady/talking/translation/rotation tasks, daylight drift, lossless",

@@ -445,7 +445,7 @@ def build_cache(root: str | Path, fmt: str, out: str | Path, config: PreprocessC
     With ``skip_errors`` a recording that fails (no face, corrupt video) is reported
     as a warning naming its file and skipped; otherwise the first failure raises.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from sspd.data.readers import discover
 

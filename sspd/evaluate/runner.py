@@ -170,7 +170,7 @@ def evaluate(method: Callable, entries: Iterable, protocol: Protocol | str, out_
     DataFrame (level, metric, value, ci_low, ci_high, n, n_groups); ``.attrs["summary"]`` holds
     the full summary dict and ``.attrs["out_dir"]`` the folder.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     protocol = get_protocol(protocol)
     out_dir = Path(out_dir)

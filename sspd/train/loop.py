@@ -396,7 +396,7 @@ def _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_st
 
     bar = None
     if progress and d.main:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         bar = tqdm(total=total_steps, initial=global_step, desc="SSPD train", unit="it")
 
     generator = torch.Generator()

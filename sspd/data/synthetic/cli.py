@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             generate_dataset(preset, root, subjects=ids, seed=args.seed, duration_s=args.duration,
                              output=args.output, progress=not args.no_progress)
         else:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             from .generator import render_video
             for sid in tqdm(missing, desc=f"{name} -> {args.format}", disable=args.no_progress):

@@ -140,7 +140,7 @@ def generate_dataset(preset: str | Preset, out_dir: str | Path, subjects=None, s
     subjects : None (all ``preset.n_subjects``), an int N (the first N), or an iterable of ids.
     Subjects already complete for the same request are skipped, so re-runs are cheap.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     preset = get_preset(preset)
     ids = _subject_list(preset, subjects)

@@ -1,0 +1,122 @@
+"""Difficulty calibration of the synthetic presets against the classic methods (issue 3).
+
+The synthetic presets are only useful if they are about as hard as the real datasets they stand in for, and
+ordered: ``still`` (UBFC-rPPG-like) < ``motion`` (PURE-like) < ``hard`` (VIPL-HR-like). This module runs every
+classic method on every preset under the chosen protocols with the ordinary evaluation runner, collects one
+table, and checks the three criteria of the calibration:
+
+(a) POS on ``still`` has an MAE between 1.5 and 6 bpm under the ``toolbox`` protocol (real UBFC-rPPG: about
+    4 bpm for POS under that protocol; rPPG-Toolbox, Liu et al., NeurIPS 2023 D&B, Table 2);
+(b) every method's MAE grows from ``still`` to ``motion`` to ``hard`` (toolbox protocol);
+(c) GREEN is clearly worse than POS and CHROM on ``motion`` (by ``margin`` bpm).
+
+All numbers are synthetic. ``python -m sspd.evaluate.calibration`` writes ``data/results/calibration/``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from sspd.evaluate.methods import get_method
+from sspd.evaluate.runner import evaluate
+from sspd.io import atomic_path, atomic_write_json, manifest
+
+PRESETS = ("still", "motion", "hard")
+METHODS = ("green", "ica", "chrom", "pos", "lgi", "pbv", "omit")
+PROTOCOLS = ("toolbox", "windowed")
+TABLE_METRICS = ("MAE", "RMSE", "ME", "MAPE", "r", "CCC")
+
+
+def _video_metrics(summary: dict) -> dict:
+    """Flatten the video-level metrics (with CIs) of a runner summary into one table row."""
+    level = summary["levels"]["video"]
+    row = {"n": level.get("n"), "n_failed": summary.get("n_failed", 0)}
+    for name in TABLE_METRICS:
+        m = level["metrics"].get(name)
+        if isinstance(m, dict):
+            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = m.get("value"), m.get("ci_low"), m.get("ci_high")
+        else:
+            row[name] = m
+    return row
+
+
+def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_dir: str | Path | None = None,
+                    split: str = "all", entries_by_preset: dict | None = None, n_boot: int = 1000,
+                    seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Evaluate ``methods`` × ``presets`` × ``protocols``; write per-run files and ``table.csv``.
+
+    entries_by_preset : optional {preset: cache entries}; by default each preset's cache is built (or reused)
+        from ``data/synthetic/<preset>`` for ``split`` ("all" = every subject: classic methods need no training).
+    Returns the table (one row per preset, method, protocol; video-level metrics with bootstrap 95 % CIs).
+    """
+    from sspd.data.synthetic import PRESETS as PRESET_CONFIGS
+    from sspd.evaluate.cli import load_entries
+    from sspd.paths import results_dir
+
+    out_dir = Path(out_dir) if out_dir is not None else results_dir() / "calibration"
+    rows = []
+    for preset in presets:
+        if entries_by_preset is not None:
+            entries = entries_by_preset[preset]
+        else:
+            entries, _ = load_entries(preset, split=split, progress=progress)
+        for method_name in methods:
+            method = get_method(method_name)
+            for protocol in protocols:
+                result = evaluate(method, entries, protocol, out_dir / preset / f"{method_name}-{protocol}",
+                                  method_name=method_name, dataset_name=preset, progress=progress,
+                                  n_boot=n_boot, seed=seed, config={"split": split, "calibration": True})
+                rows.append({"preset": preset, "method": method_name, "protocol": protocol,
+                             **_video_metrics(result.attrs["summary"])})
+    table = pd.DataFrame(rows)
+    with atomic_path(out_dir / "table.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    fingerprints = {p: PRESET_CONFIGS[p].fingerprint() for p in presets if p in PRESET_CONFIGS}
+    checks = check_calibration(table) if set(PRESETS) <= set(presets) else {}
+    atomic_write_json(out_dir / "summary.json", {
+        "checks": checks,
+        "manifest": manifest(config={"presets": list(presets), "methods": list(methods),
+                                     "protocols": list(protocols), "split": split, "n_boot": n_boot,
+                                     "preset_fingerprints": fingerprints}, seed=seed),
+        "note": "All numbers are computed on synthetic data; they are not results on real datasets.",
+    })
+    return table
+
+
+def check_calibration(table: pd.DataFrame, protocol: str = "toolbox", pos_range=(1.5, 6.0),
+                      margin: float = 2.0) -> dict[str, bool]:
+    """The three calibration criteria on a table with columns preset, method, protocol, MAE."""
+    mae = table[table["protocol"] == protocol].pivot(index="method", columns="preset", values="MAE")
+    pos_still = float(mae.loc["pos", "still"])
+    ordered = (mae["still"] < mae["motion"]) & (mae["motion"] < mae["hard"])
+    green = float(mae.loc["green", "motion"])
+    return {
+        "a_pos_still_in_range": bool(pos_range[0] <= pos_still <= pos_range[1]),
+        "b_error_grows_still_motion_hard": bool(ordered.all()),
+        "c_green_worse_than_pos_chrom_on_motion": bool(green > max(mae.loc["pos", "motion"],
+                                                                   mae.loc["chrom", "motion"]) + margin),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS))
+    parser.add_argument("--split", default="all")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    args = parser.parse_args(argv)
+    table = run_calibration(args.presets, args.methods, args.protocols, args.out, split=args.split,
+                            n_boot=args.n_boot)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(table[["preset", "method", "protocol", "n", "MAE", "RMSE", "r"]].round(2).to_string(index=False))
+    if set(PRESETS) <= set(args.presets):
+        print(check_calibration(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Calibration runner and its criteria (issue 3)."""
+import json
+
+import pandas as pd
+import pytest
+
+from sspd.evaluate.calibration import METHODS, PRESETS, check_calibration, run_calibration
+
+
+def _table(mae: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"preset": p, "method": m, "protocol": "toolbox", "MAE": v}
+                         for (p, m), v in mae.items()])
+
+
+def _ordered_mae(pos_still=4.0, green_motion=20.0):
+    mae = {}
+    for i, m in enumerate(METHODS):
+        mae[("still", m)], mae[("motion", m)], mae[("hard", m)] = 3.0 + i, 8.0 + i, 20.0 + i
+    mae[("still", "pos")] = pos_still
+    mae[("motion", "green")] = green_motion
+    mae[("hard", "green")] = green_motion + 5
+    return mae
+
+
+def test_check_calibration_passes_on_an_ordered_table():
+    assert all(check_calibration(_table(_ordered_mae())).values())
+
+
+def test_check_calibration_fails_each_criterion():
+    assert not check_calibration(_table(_ordered_mae(pos_still=0.3)))["a_pos_still_in_range"]
+    bad = _ordered_mae()
+    bad[("motion", "chrom")] = 1.0          # CHROM easier on motion than on still
+    assert not check_calibration(_table(bad))["b_error_grows_still_motion_hard"]
+    assert not check_calibration(_table(_ordered_mae(green_motion=10.0)))[
+        "c_green_worse_than_pos_chrom_on_motion"]
+
+
+def test_run_calibration_writes_tables(tmp_path):
+    from sspd.data.synthetic import render_video
+
+    recs = [render_video("still", s, seed=0, duration_s=6.0).to_recording() for s in ("1", "2")]
+    table = run_calibration(presets=("still",), methods=("pos", "green"), protocols=("toolbox",),
+                            out_dir=tmp_path, entries_by_preset={"still": recs}, n_boot=50, progress=False)
+    assert list(table["method"]) == ["pos", "green"]
+    assert {"MAE", "MAE_lo", "MAE_hi", "RMSE", "r", "n"} <= set(table.columns)
+    assert (table["n"] == 2).all()
+    assert (tmp_path / "table.csv").is_file()
+    assert (tmp_path / "still" / "pos-toolbox" / "per_video.csv").is_file()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["manifest"]["config"]["methods"] == ["pos", "green"]
+    assert summary["checks"] == {}          # criteria need all three presets
+    assert set(PRESETS) == {"still", "motion", "hard"}
+    assert table.loc[0, "MAE"] == pytest.approx(
+        pd.read_csv(tmp_path / "still" / "pos-toolbox" / "per_video.csv")["abs_error"].mean())

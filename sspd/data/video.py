@@ -13,9 +13,6 @@ declares and fails loudly, naming the file, when they disagree.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +21,7 @@ import cv2
 import numpy as np
 
 from sspd.errors import DataError
+from sspd.io import atomic_path
 
 __all__ = ["read_video", "iter_video_chunks", "write_video_lossless", "write_video", "video_info"]
 
@@ -219,22 +217,6 @@ def _rate(fps: float) -> Fraction:
     return Fraction(float(fps)).limit_denominator(1001 * 100)
 
 
-@contextlib.contextmanager
-def _atomic_video_path(path: Path) -> Iterator[Path]:
-    """Like :func:`sspd.io.atomic_path` but the temporary file keeps the video suffix,
-    so FFmpeg picks the right muxer from the name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".avi", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
 _MUXERS = {".avi": "avi", ".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
 
 
@@ -246,7 +228,7 @@ def _encode(path: Path, frames: np.ndarray, fps: float, codec: str, pix_fmt: str
     if fmt is None:
         raise ValueError(f"{path}: unsupported video suffix {path.suffix!r}; use one of {sorted(_MUXERS)}")
     h, w = frames.shape[1:3]
-    with _atomic_video_path(path) as tmp:
+    with atomic_path(path, suffix=path.suffix or ".avi") as tmp:
         with av.open(str(tmp), mode="w", format=fmt) as container:
             stream = container.add_stream(codec, rate=_rate(fps))
             stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt

@@ -1,4 +1,4 @@
-"""``python -m sspd <command>``: one entry point, one module per command.
+"""SSPD study command line: one entry point, one module per command (python -m sspd COMMAND).
 
 Each command module exposes ``add_arguments(parser)`` and ``run(args) -> int``;
 it is imported only when its command runs (``--help`` imports them all).

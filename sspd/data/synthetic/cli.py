@@ -18,7 +18,7 @@ DEFAULT_SET = ("still", "motion", "hard")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="default", choices=("default", "still", "motion", "hard"),
+    parser.add_argument("--preset", default="default", choices=("default", "still", "motion", "hard", "easy"),
                         help="preset to render ('default' = still, motion and hard)")
     parser.add_argument("--out", type=Path, default=None, help="output root (default: data/synthetic)")
     parser.add_argument("--if-missing", action="store_true",

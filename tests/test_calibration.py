@@ -7,8 +7,8 @@ import pytest
 from sspd.evaluate.calibration import METHODS, PRESETS, check_calibration, run_calibration
 
 
-def _table(mae: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"preset": p, "method": m, "protocol": "toolbox", "MAE": v}
+def _table(mae: dict, protocol: str = "toolbox") -> pd.DataFrame:
+    return pd.DataFrame([{"preset": p, "method": m, "protocol": protocol, "MAE": v}
                          for (p, m), v in mae.items()])
 
 
@@ -33,6 +33,42 @@ def test_check_calibration_fails_each_criterion():
     assert not check_calibration(_table(bad))["b_error_grows_still_motion_hard"]
     assert not check_calibration(_table(_ordered_mae(green_motion=10.0)))[
         "c_green_worse_than_pos_chrom_on_motion"]
+
+
+def test_check_calibration_reads_only_the_asked_protocol():
+    table = pd.concat([_table(_ordered_mae()), _table(_ordered_mae(pos_still=0.3), "windowed")])
+    assert check_calibration(table, protocol="toolbox")["a_pos_still_in_range"]
+    assert not check_calibration(table, protocol="windowed")["a_pos_still_in_range"]
+    with pytest.raises(ValueError, match="protocol"):
+        check_calibration(_table(_ordered_mae()), protocol="windowed")
+    partial = _table({k: v for k, v in _ordered_mae().items() if k[0] != "hard"})
+    with pytest.raises(ValueError, match="hard"):
+        check_calibration(partial)
+
+
+def test_run_calibration_from_explicit_roots(tmp_path):
+    """The whole chain without data/: render 2 short subjects, cache them, score two methods."""
+    import dataclasses
+
+    from sspd.data.synthetic import PRESETS as CONFIGS, generate_dataset
+    from sspd.evaluate import calibration
+
+    tiny = dataclasses.replace(CONFIGS["still"], n_subjects=2, duration_s=6.0)
+    generate_dataset(tiny, tmp_path / "syn", progress=False)
+    # generate=False: the stored subjects were made with the tiny preset, which the registry does not know
+    table = calibration.run_calibration(presets=("still",), methods=("pos", "chrom"), protocols=("toolbox",),
+                                        out_dir=tmp_path / "out", synthetic_root=tmp_path / "syn",
+                                        cache_root=tmp_path / "cache", generate=False, n_boot=20,
+                                        progress=False)
+    assert (table["n"] == 2).all() and list(table["protocol"]) == ["toolbox", "toolbox"]
+    assert {"SNR", "MAE_lo", "MAE_hi", "RMSE", "r", "ME", "MAPE"} <= set(table.columns)
+    assert any((tmp_path / "cache" / "still").iterdir())
+    for m in ("pos", "chrom"):
+        run = tmp_path / "out" / "still" / f"{m}-toolbox"
+        assert {"per_video.csv", "per_window.csv", "summary.json"} <= {f.name for f in run.iterdir()}
+        assert len(pd.read_csv(run / "per_video.csv")) == 2
+    saved = pd.read_csv(tmp_path / "out" / "table.csv")
+    assert saved["MAE"].tolist() == pytest.approx(table["MAE"].tolist())
 
 
 def test_run_calibration_writes_tables(tmp_path):

@@ -10,6 +10,9 @@ table, and checks the three criteria of the calibration:
 (b) every method's MAE grows from ``still`` to ``motion`` to ``hard`` (toolbox protocol);
 (c) GREEN is clearly worse than POS and CHROM on ``motion`` (by ``margin`` bpm).
 
+The same three checks are also reported for the ``windowed`` protocol (keys prefixed ``windowed_``) when the
+table has it; they are informative, the toolbox checks are the criteria.
+
 All numbers are synthetic. ``python -m sspd.evaluate.calibration`` writes ``data/results/calibration/``.
 """
 from __future__ import annotations
@@ -33,6 +36,9 @@ def _video_metrics(summary: dict) -> dict:
     """Flatten the video-level metrics (with CIs) of a runner summary into one table row."""
     level = summary["levels"]["video"]
     row = {"n": level.get("n"), "n_failed": summary.get("n_failed", 0)}
+    # SNR (dB, de Haan & Jeanne 2013) and waveform r: means over videos, no bootstrap CI in the runner.
+    row["SNR"] = level.get("snr_db_mean")
+    row["waveform_r"] = level.get("waveform_r_mean")
     for name in TABLE_METRICS:
         m = level["metrics"].get(name)
         if isinstance(m, dict):
@@ -42,17 +48,44 @@ def _video_metrics(summary: dict) -> dict:
     return row
 
 
+def preset_entries(preset: str, split: str = "all", synthetic_root: str | Path | None = None,
+                   cache_root: str | Path | None = None, generate: bool = True, seed: int = 0,
+                   progress: bool = True) -> list:
+    """Cache entries of one synthetic preset: (re)generate stale subjects, then build or reuse the cache.
+
+    synthetic_root / cache_root : parents of ``<preset>/`` (default ``data/synthetic`` and ``data/cache``).
+    generate : render subjects that are missing or were made under other preset knobs (the preset fingerprint
+        is part of each subject's request), so a calibration never scores stale data. ``seed`` is the
+        generator seed. split : "all" (every subject; classic methods need no training) or a split name.
+    """
+    from sspd.data.cache import PreprocessConfig, build_cache
+    from sspd.data.synthetic import generate_dataset, get_preset, load_split
+    from sspd.paths import cache_dir, synthetic_dir
+
+    synthetic_root = Path(synthetic_root) if synthetic_root is not None else synthetic_dir()
+    cache_root = Path(cache_root) if cache_root is not None else cache_dir()
+    subjects = None if split == "all" else [str(s) for s in load_split(preset)[split]]
+    if generate:
+        generate_dataset(get_preset(preset), synthetic_root, subjects=subjects, seed=seed, progress=progress)
+    return build_cache(synthetic_root / preset, "synthetic", cache_root / preset, PreprocessConfig(),
+                       subjects=subjects, progress=progress)
+
+
 def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_dir: str | Path | None = None,
                     split: str = "all", entries_by_preset: dict | None = None, n_boot: int = 1000,
-                    seed: int = 0, progress: bool = True) -> pd.DataFrame:
+                    seed: int = 0, progress: bool = True, synthetic_root: str | Path | None = None,
+                    cache_root: str | Path | None = None, generate: bool = True) -> pd.DataFrame:
     """Evaluate ``methods`` × ``presets`` × ``protocols``; write per-run files and ``table.csv``.
 
-    entries_by_preset : optional {preset: cache entries}; by default each preset's cache is built (or reused)
-        from ``data/synthetic/<preset>`` for ``split`` ("all" = every subject: classic methods need no training).
-    Returns the table (one row per preset, method, protocol; video-level metrics with bootstrap 95 % CIs).
+    Each run goes to ``out_dir/<preset>/<method>-<protocol>/`` (per_video.csv, per_window.csv,
+    summary.json, from :func:`sspd.evaluate.runner.evaluate`); ``out_dir`` defaults to
+    ``data/results/calibration``.
+    entries_by_preset : optional {preset: recordings}; otherwise :func:`preset_entries` builds (or reuses)
+        each preset's cache from ``synthetic_root/<preset>`` into ``cache_root/<preset>`` for ``split``.
+    Returns the table (one row per preset, method, protocol; video-level MAE/RMSE/ME/MAPE/r/CCC in bpm
+    with bootstrap 95 % CIs resampling subjects, mean SNR in dB, mean waveform r).
     """
     from sspd.data.synthetic import PRESETS as PRESET_CONFIGS
-    from sspd.evaluate.cli import load_entries
     from sspd.paths import results_dir
 
     out_dir = Path(out_dir) if out_dir is not None else results_dir() / "calibration"
@@ -61,7 +94,8 @@ def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_d
         if entries_by_preset is not None:
             entries = entries_by_preset[preset]
         else:
-            entries, _ = load_entries(preset, split=split, progress=progress)
+            entries = preset_entries(preset, split, synthetic_root, cache_root, generate=generate,
+                                     progress=progress)
         for method_name in methods:
             method = get_method(method_name)
             for protocol in protocols:
@@ -74,7 +108,11 @@ def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_d
     with atomic_path(out_dir / "table.csv") as tmp:
         table.to_csv(tmp, index=False)
     fingerprints = {p: PRESET_CONFIGS[p].fingerprint() for p in presets if p in PRESET_CONFIGS}
-    checks = check_calibration(table) if set(PRESETS) <= set(presets) else {}
+    checks = {}
+    if set(PRESETS) <= set(presets):
+        for protocol in protocols:
+            prefix = "" if protocol == "toolbox" else f"{protocol}_"
+            checks.update({prefix + k: v for k, v in check_calibration(table, protocol=protocol).items()})
     atomic_write_json(out_dir / "summary.json", {
         "checks": checks,
         "manifest": manifest(config={"presets": list(presets), "methods": list(methods),
@@ -87,8 +125,18 @@ def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_d
 
 def check_calibration(table: pd.DataFrame, protocol: str = "toolbox", pos_range=(1.5, 6.0),
                       margin: float = 2.0) -> dict[str, bool]:
-    """The three calibration criteria on a table with columns preset, method, protocol, MAE."""
-    mae = table[table["protocol"] == protocol].pivot(index="method", columns="preset", values="MAE")
+    """The three calibration criteria on a table with columns preset, method, protocol, MAE (bpm).
+
+    pos_range : inclusive MAE range (bpm) for POS on ``still``; margin : how many bpm GREEN's MAE on
+    ``motion`` must exceed the worse of POS and CHROM. Returns {criterion name: passed}.
+    """
+    sub = table[table["protocol"] == protocol]
+    if sub.empty:
+        raise ValueError(f"table has no rows for protocol {protocol!r}")
+    mae = sub.pivot(index="method", columns="preset", values="MAE")
+    missing = {"still", "motion", "hard"} - set(mae.columns)
+    if missing or not {"pos", "chrom", "green"} <= set(mae.index):
+        raise ValueError(f"table lacks presets {sorted(missing)} or one of pos/chrom/green for {protocol!r}")
     pos_still = float(mae.loc["pos", "still"])
     ordered = (mae["still"] < mae["motion"]) & (mae["motion"] < mae["hard"])
     green = float(mae.loc["green", "motion"])
@@ -108,13 +156,19 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default="all")
     parser.add_argument("--out", default=None)
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--synthetic-root", default=None, help="parent of <preset>/ (default data/synthetic)")
+    parser.add_argument("--cache-root", default=None, help="parent of <preset>/ caches (default data/cache)")
+    parser.add_argument("--no-generate", action="store_true", help="do not (re)render stale subjects")
     args = parser.parse_args(argv)
     table = run_calibration(args.presets, args.methods, args.protocols, args.out, split=args.split,
-                            n_boot=args.n_boot)
+                            n_boot=args.n_boot, synthetic_root=args.synthetic_root,
+                            cache_root=args.cache_root, generate=not args.no_generate)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(table[["preset", "method", "protocol", "n", "MAE", "RMSE", "r"]].round(2).to_string(index=False))
+        print(table[["preset", "method", "protocol", "n", "MAE", "RMSE", "r", "SNR"]].round(2)
+              .to_string(index=False))
     if set(PRESETS) <= set(args.presets):
-        print(check_calibration(table))
+        for protocol in args.protocols:
+            print(protocol, check_calibration(table, protocol=protocol))
     return 0
 
 

@@ -177,18 +177,24 @@ PRESETS: dict[str, Preset] = {
         auto_exposure=False, motion_amplitude=2.0, n_sat=(4000.0, 10000.0), sigma_read=(1.0, 3.0),
         codec="none"),
     # VIPL-HR-like: dark/bright scenarios, large motion, talking, exercise, far; three source cameras;
-    # H.264 at camera resolution; variable frame rate with jitter and dropped frames.
+    # MJPEG at camera resolution; variable frame rate with jitter and dropped frames.
     "hard": Preset(
-        name="hard", description="VIPL-HR-like: dark/bright light, large motion, talking, H.264, variable fps",
+        name="hard", description="VIPL-HR-like: dark/bright light, large motion, talking, MJPEG, variable fps",
         n_subjects=12, duration_s=20.0,
         tasks=("large_motion", "talking", "dark", "bright", "exercise", "far"),
         fps_choices=(25.0, 30.0), jitter_ms=(1.0, 3.0), drop_rate=(0.0, 0.01), frame_size=(320, 240),
         head_size=(0.27, 0.31), ita_weights=(0.05, 0.15, 0.35, 0.3, 0.1, 0.05),
         hr_segments=((45, 60, 0.15), (60, 100, 0.55), (100, 150, 0.3)), hr_kind="rest",
-        hr_ramp_bpm_per_min=(0.0, 0.0), hr_limits=(45.0, 150.0), A_G=(0.003, 0.01), cct_k=(2700, 6500),
+        # Calibrated (issue 3, second pass): H.264 CRF 20-26 at 320x240 erased the sub-DN pulse in most clips
+        # (x264 skips blocks whose change is below quantisation; POS 22 bpm toolbox / 29 windowed, and still
+        # 21 bpm at CRF 14-20). VIPL-HR's webcam videos are MJPG: intra-only MJPEG at quality 60-90 keeps the
+        # spatially averaged pulse but adds per-frame block noise. With MJPEG the old A_G 0.3-1 % made `hard`
+        # easier than `motion`, so A_G is now `still`'s 0.12-0.45 % (same physiology; the difficulty comes
+        # from light, motion and codec): POS about 17 bpm MAE (real VIPL-HR: 11.5, RS-rPPG Table I).
+        hr_ramp_bpm_per_min=(0.0, 0.0), hr_limits=(45.0, 150.0), A_G=(0.0012, 0.0045), cct_k=(2700, 6500),
         n_lights=(1, 3), ambient=(0.15, 0.4), drift=(0.0, 0.1), flicker=(0.0, 0.02), step_prob=0.3,
         shadow_prob=0.3, screen_amp=(0.0, 0.0), camera_seeds=(301, 302, 303), auto_exposure=True,
-        n_sat=(2000.0, 8000.0), sigma_read=(2.0, 5.0), codec="h264", crf=(20, 26)),
+        n_sat=(2000.0, 8000.0), sigma_read=(2.0, 5.0), codec="mjpeg", mjpeg_quality=(60, 90)),
 }
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SYNTHETIC_PRESETS = ("still", "motion", "hard")
+from sspd.data.synthetic.presets import PRESETS as _SYNTHETIC
+
+SYNTHETIC_PRESETS = tuple(_SYNTHETIC)  # still, motion, hard, and the easy control
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -151,17 +151,6 @@ PRESETS: dict[str, Preset] = {
         A_G=(0.0012, 0.0045), cct_k=(3500, 4500), ambient=(0.3, 0.5), drift=(0.0, 0.02), flicker=(0.0, 0.005),
         screen_amp=(0.0005, 0.004), screen_dc=0.15, camera_seeds=(101,), auto_exposure=True,
         n_sat=(3500.0, 8500.0), codec="none"),
-    # Positive control, not a benchmark (synthetic-data.md §13.1 "easy still configuration"): `still`'s
-    # subjects, HR distribution and camera, with the pre-calibration pulse strength (A_G 0.5-1.5 %), no screen
-    # light and a brighter sensor, so a method that learns the pulse at all should show it here.
-    "easy": Preset(
-        name="easy", description="positive control: `still` with a strong pulse, no screen light, low noise",
-        n_subjects=20, duration_s=20.0, tasks=("still",), fps_choices=(30.0,), frame_size=(320, 240),
-        head_size=(0.28, 0.32), ita_weights=(0.25, 0.3, 0.25, 0.15, 0.05, 0.0),
-        hr_segments=((55, 60, 0.1), (60, 100, 0.65), (100, 130, 0.25)), hr_kind="game",
-        A_G=(0.005, 0.015), cct_k=(3500, 4500), ambient=(0.3, 0.5), drift=(0.0, 0.02), flicker=(0.0, 0.0),
-        screen_amp=(0.0, 0.0), screen_dc=0.15, camera_seeds=(101,), auto_exposure=True,
-        n_sat=(8000.0, 16000.0), codec="none"),
     # PURE-like: six tasks, daylight from one side with drift, machine-vision camera, lossless.
     "motion": Preset(
         name="motion", description="PURE-like: steady/talking/translation/rotation tasks, daylight drift, lossless",
@@ -196,6 +185,14 @@ PRESETS: dict[str, Preset] = {
         shadow_prob=0.3, screen_amp=(0.0, 0.0), camera_seeds=(301, 302, 303), auto_exposure=True,
         n_sat=(2000.0, 8000.0), sigma_read=(2.0, 5.0), codec="mjpeg", mjpeg_quality=(60, 90)),
 }
+
+# Positive control, not a benchmark (synthetic-data.md §13.1 "easy still configuration"): `still`'s subjects,
+# HR distribution and camera, with the pre-calibration pulse strength (A_G 0.5-1.5 %), no screen light or
+# flicker and a brighter sensor, so a method that learns the pulse at all should show it here.
+PRESETS["easy"] = dataclasses.replace(
+    PRESETS["still"], name="easy",
+    description="positive control: `still` with a strong pulse, no screen light, low noise",
+    A_G=(0.005, 0.015), flicker=(0.0, 0.0), screen_amp=(0.0, 0.0), n_sat=(8000.0, 16000.0))
 
 
 def get_preset(preset: "str | Preset") -> Preset:

@@ -171,19 +171,15 @@ def test_bad_inputs_raise_clear_errors(clean_rgb):
         TRACE_METHODS["pbv"](bad, FS, source="video.mp4")  # errors name the file
 
 
-def test_generator_still_preset_if_available():
-    """POS on the generator's UBFC-like 'still' preset: right HR, right sign.
+def test_generator_easy_preset_recoverable():
+    """POS on the generator's `easy` positive control: right HR, right sign (synthetic-data.md §13.1).
 
-    Only POS is asserted: that preset carries in-band coloured screen light, which by
-    design (synthetic-data.md §7) is not along the skin tone and can fool GREEN and CHROM.
+    The calibrated `still` preset is meant to be about as hard as real UBFC-rPPG (POS misses a few videos
+    there by design), so recoverability is asserted on the easy configuration of the same subjects.
     """
-    synthetic = pytest.importorskip("sspd.data.synthetic")
-    if not hasattr(synthetic, "render_video"):
-        pytest.skip("sspd.data.synthetic.render_video is not written yet")
-    try:
-        video = synthetic.render_video("still", 1, seed=0, output="crop", duration_s=10.0)
-    except Exception as err:  # the generator is developed concurrently: report, do not fail here
-        pytest.skip(f"render_video('still', 1, ...) failed: {err!r}")
+    from sspd.data.synthetic import render_video
+
+    video = render_video("easy", 1, seed=0, output="crop", duration_s=10.0)
     fs = float(video.fps_nominal)
     truth = float(np.mean(video.ground_truth["hr_mean"]))
     pulse = TRACE_METHODS["pos"](rgb_traces(video.frames, fs=fs), fs)

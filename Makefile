@@ -10,7 +10,6 @@ BUILD := _build
 # and jupyter-book renders that copy; the committed notebooks stay output-free.
 SRC := $(BUILD)/src
 export OMP_NUM_THREADS ?= 2
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: book test setup data unit nbval clean-book

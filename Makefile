@@ -36,6 +36,11 @@ book: data
 	  $(PY) -m papermill --cwd book --log-level WARNING "$$nb" "$(SRC)/$$nb" || exit 1; \
 	done
 	$(VENV)/bin/jupyter-book build $(SRC) --path-output $(BUILD) -W --keep-going
+	@# every executed chapter must carry its figures (a lost plotting backend once emptied them silently)
+	for nb in $(NOTEBOOKS); do \
+	  page=$(BUILD)/_build/html/$${nb%.ipynb}.html; \
+	  grep -q '<img' "$$page" || { echo "no figures in $$page"; exit 1; }; \
+	done
 	@echo "Book: file://$(abspath $(BUILD))/_build/html/index.html"
 
 unit: data

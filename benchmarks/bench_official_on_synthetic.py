@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sspd.evaluate.cli import load_entries
 from sspd.evaluate.methods import get_method
-from sspd.evaluate.runner import evaluate
+from sspd.evaluate.runner import evaluate, metrics_row
 
 OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "official_ubfc.pth"
 
@@ -39,9 +39,8 @@ def main() -> int:
                 table = evaluate(method, entries, protocol, out, method_name=name, dataset_name="still",
                                  progress=False, n_boot=200)
                 level = "window" if protocol == "windowed" else "video"
-                s = table.attrs["summary"]["levels"][level]["metrics"]
-                print(f"{protocol:9s} {name:22s} MAE {s['MAE']['value']:6.2f}  RMSE {s['RMSE']['value']:6.2f}  "
-                      f"r {s['r']['value']:.3f}  ({level}s)")
+                m = metrics_row(table.attrs["summary"], level)
+                print(f"{protocol:9s} {name:22s} MAE {m['MAE']:6.2f}  RMSE {m['RMSE']:6.2f}  r {m['r']:.3f}  ({level}s)")
     return 0
 
 

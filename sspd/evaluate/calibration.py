@@ -23,29 +23,13 @@ from pathlib import Path
 import pandas as pd
 
 from sspd.evaluate.methods import get_method
-from sspd.evaluate.runner import evaluate
+from sspd.evaluate.runner import evaluate, metrics_row
 from sspd.io import atomic_path, atomic_write_json, manifest
 
 PRESETS = ("still", "motion", "hard")
 METHODS = ("green", "ica", "chrom", "pos", "lgi", "pbv", "omit")
 PROTOCOLS = ("toolbox", "windowed")
 TABLE_METRICS = ("MAE", "RMSE", "ME", "MAPE", "r", "CCC")
-
-
-def _video_metrics(summary: dict) -> dict:
-    """Flatten the video-level metrics (with CIs) of a runner summary into one table row."""
-    level = summary["levels"]["video"]
-    row = {"n": level.get("n"), "n_failed": summary.get("n_failed", 0)}
-    # SNR (dB, de Haan & Jeanne 2013) and waveform r: means over videos, no bootstrap CI in the runner.
-    row["SNR"] = level.get("snr_db_mean")
-    row["waveform_r"] = level.get("waveform_r_mean")
-    for name in TABLE_METRICS:
-        m = level["metrics"].get(name)
-        if isinstance(m, dict):
-            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = m.get("value"), m.get("ci_low"), m.get("ci_high")
-        else:
-            row[name] = m
-    return row
 
 
 def preset_entries(preset: str, split: str = "all", synthetic_root: str | Path | None = None,
@@ -103,7 +87,7 @@ def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_d
                                   method_name=method_name, dataset_name=preset, progress=progress,
                                   n_boot=n_boot, seed=seed, config={"split": split, "calibration": True})
                 rows.append({"preset": preset, "method": method_name, "protocol": protocol,
-                             **_video_metrics(result.attrs["summary"])})
+                             **metrics_row(result.attrs["summary"], "video", TABLE_METRICS)})
     table = pd.DataFrame(rows)
     with atomic_path(out_dir / "table.csv") as tmp:
         table.to_csv(tmp, index=False)

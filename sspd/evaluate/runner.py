@@ -132,6 +132,22 @@ def _level_summary(df: pd.DataFrame, n_boot: int, seed: int) -> dict:
     return out
 
 
+def metrics_row(summary: dict, level: str = "video",
+                names=("MAE", "RMSE", "ME", "MAPE", "r", "CCC")) -> dict:
+    """One level of a ``summary.json`` as a flat row: ``n`` and, per metric, ``name``, ``name_lo``, ``name_hi``
+    (bootstrap 95 % CI), plus the mean SNR (dB) and waveform r (no CI)."""
+    s = summary["levels"][level]
+    row = {"n": s.get("n"), "n_failed": summary.get("n_failed", 0),
+           "SNR": s.get("snr_db_mean"), "waveform_r": s.get("waveform_r_mean")}
+    for name in names:
+        m = (s.get("metrics") or {}).get(name)
+        if isinstance(m, dict):
+            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = m.get("value"), m.get("ci_low"), m.get("ci_high")
+        else:
+            row[name] = m
+    return row
+
+
 def summary_table(summary: dict) -> pd.DataFrame:
     """Flatten ``summary.json``'s metrics into rows (level, metric, value, ci_low, ci_high, n)."""
     rows = []

@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from sspd.evaluate.cli import load_entries
+from sspd.data.splits import dataset_entries
 from sspd.evaluate.methods import get_method
 from sspd.evaluate.runner import evaluate, metrics_row
 
@@ -27,7 +27,7 @@ def main() -> int:
     if not OFFICIAL.is_file():
         print(f"skipped: {OFFICIAL} is absent")
         return 0
-    entries, _ = load_entries("still", split="test", progress=False)
+    entries, _ = dataset_entries("still", "test", progress=False)
     methods = {"official-ubfc (BGR)": get_method("sspd", checkpoint=str(OFFICIAL)), "pos": get_method("pos")}
     if args.checkpoint:
         methods["trained here"] = get_method("sspd", checkpoint=args.checkpoint)

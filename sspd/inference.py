@@ -29,16 +29,16 @@ import torch
 
 from sspd.augment import frame_differences, resize_frames
 from sspd.errors import DataError, NoFaceError
+from sspd.model import SSPD, bgr_to_rgb_state_dict, load_inference_state
 
-__all__ = ["SSPDMethod", "predict_video", "load_inference_model", "DEFAULT_CHUNK", "CHUNK_MARGIN"]
+__all__ = ["SSPDMethod", "predict_video", "load_inference_model", "set_batchnorm_rule", "BATCHNORM_RULES",
+           "DEFAULT_CHUNK", "CHUNK_MARGIN"]
 
 DEFAULT_CHUNK = 256   # differences per chunk core (even)
 CHUNK_MARGIN = 32     # extra differences each side (even; > the ~±16-frame receptive field)
 
 
 def _seeded_untrained(seed: int = 0):
-    from sspd.model import SSPD
-
     # Seed a private copy of the RNG so the caller's torch RNG is not disturbed.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -53,8 +53,6 @@ def load_inference_model(checkpoint: str | Path | None = None, colour: str = "bg
     colour:     "bgr" (as trained) or "rgb" (input-channel axes permuted).
     Returns (model, name). Loading is strict; a mismatch is a DataError naming the file.
     """
-    from sspd.model import bgr_to_rgb_state_dict, load_official_checkpoint
-
     if colour not in ("bgr", "rgb"):
         raise ValueError(f"colour must be 'bgr' or 'rgb', got {colour!r}")
     if checkpoint is None:
@@ -70,30 +68,48 @@ def load_inference_model(checkpoint: str | Path | None = None, colour: str = "bg
     except Exception as exc:
         raise DataError(path, f"cannot read as a PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     if isinstance(obj, Mapping) and "target" in obj and "online" in obj:
-        # A full training checkpoint: take one network's inference entries and load them strictly
-        # through the official loader (same checks, same colour handling).
+        # A full training checkpoint: one network's inference entries, loaded strictly.
         if weights not in ("target", "online"):
             raise ValueError(f"weights must be 'target' or 'online', got {weights!r}")
         state = {k: v for k, v in obj[weights].items() if not k.startswith("s3m.")}
-        import tempfile
-
-        from sspd.io import atomic_torch_save
-
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp_path = atomic_torch_save(Path(tmp) / f"{path.stem}_{weights}.pt", state)
-            try:
-                model = load_official_checkpoint(tmp_path, colour=colour)
-            except DataError as err:
-                raise DataError(path, f"{weights} weights: {err.problem}") from err
+        try:
+            model = load_inference_state(state, colour=colour, source=path)
+        except DataError as err:
+            raise DataError(path, f"{weights} weights: {err.problem}") from err
         return model.eval(), f"sspd[{path.name}:{weights}]"
-    model = load_official_checkpoint(path, colour=colour)
+    model = load_inference_state(obj, colour=colour, source=path)
     return model.eval(), f"sspd[{path.name}]"
+
+
+BATCHNORM_RULES = ("batch", "running")
+
+
+def set_batchnorm_rule(model: torch.nn.Module, rule: str) -> torch.nn.Module:
+    """Put ``model`` in eval mode with its BatchNorm layers normalising as ``rule`` says.
+
+    "running": the stored running statistics (ordinary eval mode).
+    "batch":   the statistics of the clip being processed, as in training and as the authors'
+               test script runs the network; the stored statistics are neither used nor
+               updated (``track_running_stats`` off), so the rule can be switched back. This is the study's rule for
+               every network (trained, initial and the authors' weights): a network's running
+               statistics depend on how it was trained (the untrained network's are (0, 1),
+               the student's come from masked views), the clip's own statistics do not.
+    """
+    if rule not in BATCHNORM_RULES:
+        raise ValueError(f"batchnorm rule must be one of {BATCHNORM_RULES}, got {rule!r}")
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.train(rule == "batch")
+            m.track_running_stats = rule == "running"
+    return model
 
 
 class SSPDMethod:
     """SSPD as an rPPG method: face crops in, pulse out.
 
-    checkpoint: see :func:`load_inference_model` (None = untrained, "sspd-untrained").
+    checkpoint: see :func:`load_inference_model` (None = untrained, "sspd-untrained"), or an
+                ``SSPD`` module in memory (used as it is, e.g. during validation).
     device:     torch device for the network.
     colour:     channel order of the frames given to ``__call__`` ("bgr" or "rgb").
     chunk:      differences per forward pass (core, made even); None = one
@@ -101,23 +117,32 @@ class SSPDMethod:
                 by ``margin`` differences on both sides, whose outputs are discarded.
     interp:     128x128 resize interpolation, as in training ("area" for the released weights).
     size:       network input side (128).
+    batchnorm:  "batch" (default; each chunk's own statistics, see :func:`set_batchnorm_rule`)
+                or "running" (stored statistics; then chunked equals whole-video output).
     """
 
-    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu", colour: str = "bgr",
-                 chunk: int | None = DEFAULT_CHUNK, margin: int = CHUNK_MARGIN, interp: str = "area",
-                 size: int = 128):
+    def __init__(self, checkpoint: "str | Path | SSPD | None" = None, device: str = "cpu",
+                 colour: str = "bgr", chunk: int | None = DEFAULT_CHUNK, margin: int = CHUNK_MARGIN,
+                 interp: str = "area", size: int = 128, batchnorm: str = "batch"):
         if chunk is not None and chunk < 2:
             raise ValueError(f"chunk must be >= 2 differences or None, got {chunk}")
         if margin < 0:
             raise ValueError(f"margin must be >= 0, got {margin}")
-        self.model, self.name = load_inference_model(checkpoint, colour=colour)
+        if isinstance(checkpoint, torch.nn.Module):
+            if colour != "bgr":
+                raise ValueError("colour='rgb' applies to weights loaded from a file")
+            self.model, self.name = checkpoint, "sspd[in-memory]"
+            self.checkpoint = None
+        else:
+            self.model, self.name = load_inference_model(checkpoint, colour=colour)
+            self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.device = torch.device(device)
-        self.model.to(self.device).eval()
+        self.batchnorm = batchnorm
+        self.model.to(self.device)
         # Even sizes keep every chunk start at an even frame offset (stride-2 pooling pairs).
         self.chunk = None if chunk is None else int(chunk) + int(chunk) % 2
         self.margin = int(margin) + int(margin) % 2
         self.interp, self.size = interp, size
-        self.checkpoint = None if checkpoint is None else str(checkpoint)
 
     def __repr__(self) -> str:
         return f"SSPDMethod({self.name}, chunk={self.chunk}, device={self.device})"
@@ -126,7 +151,12 @@ class SSPDMethod:
     def _forward(self, frames_128: np.ndarray) -> np.ndarray:
         """uint8 (k+1, 128, 128, 3) -> network output (2*floor(k/2),)."""
         x = frame_differences(frames_128).unsqueeze(0).to(self.device)  # (1, 3, k, 128, 128)
-        return self.model(x, with_s3m=False).rppg[0].float().cpu().numpy()
+        was_training = self.model.training
+        set_batchnorm_rule(self.model, self.batchnorm)
+        try:
+            return self.model(x, with_s3m=False).rppg[0].float().cpu().numpy()
+        finally:
+            set_batchnorm_rule(self.model, "running").train(was_training)
 
     def __call__(self, frames_bgr: np.ndarray, fs: float) -> np.ndarray:
         """Pulse of a face-crop video.

@@ -124,12 +124,18 @@ def tspd_loss(online_tokens: list[torch.Tensor], target_tokens: list[torch.Tenso
     eps: token-norm clamp of the SSM (0 = authors' formula).
     """
     _check_levels(online_tokens, target_tokens)
-    total = online_tokens[0].new_zeros(())
-    for h_o, h_t in zip(online_tokens, target_tokens):
-        s_o = self_similarity_map(h_o, eps)
+    s_o = [self_similarity_map(h, eps) for h in online_tokens]
+    return _tspd_from_maps(s_o, [self_similarity_wave(s) for s in s_o], target_tokens, eps,
+                           use_map, use_wave)
+
+
+def _tspd_from_maps(s_o: list, w_o: list, target_tokens: list, eps: float, use_map: bool,
+                    use_wave: bool) -> torch.Tensor:
+    """L_TSPD from the online maps and waves (already computed) and the target tokens."""
+    total = s_o[0].new_zeros(())
+    for so, wo, h_t in zip(s_o, w_o, target_tokens):
         s_t = self_similarity_map(h_t.detach(), eps)
-        total = total + _tspd_level(s_o, self_similarity_wave(s_o), s_t, self_similarity_wave(s_t),
-                                    use_map, use_wave)
+        total = total + _tspd_level(so, wo, s_t, self_similarity_wave(s_t), use_map, use_wave)
     return total
 
 
@@ -148,11 +154,15 @@ def _diagonal_std(s: torch.Tensor) -> torch.Tensor:
     return torch.where(pos, torch.sqrt(torch.where(pos, var, torch.ones_like(var))), torch.zeros_like(var))
 
 
-def diagonal_regulariser(s: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+def diagonal_regulariser(s: torch.Tensor | list[torch.Tensor],
+                         reference_n: int | None = None) -> torch.Tensor:
     """L_reg: mean over d = 1..N-2 of std_i(S[i, i+d] * (N-d)/20); mean over batch and levels.
 
     s: one (B,N,N) map or a list of them (pyramid levels). The weight (N-d)/20
-    and the skipped single-element last diagonal follow the released code (§6.4).
+    and the skipped single-element last diagonal follow the released code.
+    reference_n: when set, the weights are multiplied by reference_n / N, so the term has the
+    size it would have on a clip of reference_n tokens (the weights grow with N: at T = 160
+    the released formula gives the regulariser about half its T = 300 weight).
     """
     maps = [s] if torch.is_tensor(s) else list(s)
     if not maps:
@@ -163,6 +173,8 @@ def diagonal_regulariser(s: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         if N < 3:
             raise ValueError(f"diagonal_regulariser needs N >= 3, got {N}")
         weight = (N - torch.arange(1, N - 1, device=m.device, dtype=m.dtype)) / 20.0
+        if reference_n is not None:
+            weight = weight * (reference_n / N)
         total = total + (_diagonal_std(m) * weight).mean(dim=-1).mean()
     return total / len(maps)
 
@@ -224,6 +236,7 @@ class LossConfig:
     tspd_wave: bool = True    # TSPD on the waves w (MSE + NP)
     band: tuple[float, float] = (0.5, 3.0)  # cardiac band, Hz
     ssm_eps: float = 1e-8     # token-norm clamp in the SSM (0 = authors' exact formula)
+    reg_reference_n: int | None = None  # rescale L_reg's (N-d)/20 weights to this length (None = released)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -264,14 +277,10 @@ def sspd_loss(online: SSPDOutput, target: SSPDOutput, fs: float,
             s_o = [self_similarity_map(h, cfg.ssm_eps) for h in h_o]
             w_o = [self_similarity_wave(s) for s in s_o]
             if cfg.use_tspd:
-                tspd = s_o[0].new_zeros(())
-                for so, wo, ht in zip(s_o, w_o, h_t):
-                    st = self_similarity_map(ht, cfg.ssm_eps)
-                    tspd = tspd + _tspd_level(so, wo, st, self_similarity_wave(st),
-                                              cfg.tspd_map, cfg.tspd_wave)
-                terms["tspd"] = (cfg.w_tspd, tspd)
+                terms["tspd"] = (cfg.w_tspd, _tspd_from_maps(s_o, w_o, h_t, cfg.ssm_eps, cfg.tspd_map,
+                                                             cfg.tspd_wave))
             if cfg.use_reg:
-                terms["reg"] = (cfg.w_reg, diagonal_regulariser(s_o))
+                terms["reg"] = (cfg.w_reg, diagonal_regulariser(s_o, cfg.reg_reference_n))
             if cfg.use_freq:
                 terms["freq"] = (cfg.w_freq, wave_frequency_prior(w_o, fs, cfg.band))
         if not terms:

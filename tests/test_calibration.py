@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from sspd.evaluate.calibration import METHODS, PRESETS, check_calibration, run_calibration
+from sspd.evaluate.calibration import CALIBRATED_PRESETS, METHODS, check_calibration, run_calibration
 
 
 def _table(mae: dict, protocol: str = "toolbox") -> pd.DataFrame:
@@ -46,23 +46,23 @@ def test_check_calibration_reads_only_the_asked_protocol():
         check_calibration(partial)
 
 
-def test_run_calibration_from_explicit_roots(tmp_path):
-    """The whole chain without data/: render 2 short subjects, cache them, score two methods."""
+def test_run_calibration_from_explicit_roots(tmp_path, monkeypatch):
+    """The whole chain in another project root: render 2 short subjects, cache them, score two methods."""
     import dataclasses
 
     from sspd.data.synthetic import PRESETS as CONFIGS, generate_dataset
     from sspd.evaluate import calibration
 
+    monkeypatch.setenv("SSPD_ROOT", str(tmp_path))
     tiny = dataclasses.replace(CONFIGS["still"], n_subjects=2, duration_s=6.0)
-    generate_dataset(tiny, tmp_path / "syn", progress=False)
+    generate_dataset(tiny, tmp_path / "data" / "synthetic", progress=False)
     # generate=False: the stored subjects were made with the tiny preset, which the registry does not know
     table = calibration.run_calibration(presets=("still",), methods=("pos", "chrom"), protocols=("toolbox",),
-                                        out_dir=tmp_path / "out", synthetic_root=tmp_path / "syn",
-                                        cache_root=tmp_path / "cache", generate=False, n_boot=20,
+                                        out_dir=tmp_path / "out", generate=False, n_boot=20,
                                         progress=False)
     assert (table["n"] == 2).all() and list(table["protocol"]) == ["toolbox", "toolbox"]
     assert {"SNR", "MAE_lo", "MAE_hi", "RMSE", "r", "ME", "MAPE"} <= set(table.columns)
-    assert any((tmp_path / "cache" / "still").iterdir())
+    assert any((tmp_path / "data" / "cache" / "still").iterdir())
     for m in ("pos", "chrom"):
         run = tmp_path / "out" / "still" / f"{m}-toolbox"
         assert {"per_video.csv", "per_window.csv", "summary.json"} <= {f.name for f in run.iterdir()}
@@ -85,6 +85,6 @@ def test_run_calibration_writes_tables(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["manifest"]["config"]["methods"] == ["pos", "green"]
     assert summary["checks"] == {}          # criteria need all three presets
-    assert set(PRESETS) == {"still", "motion", "hard"}
+    assert set(CALIBRATED_PRESETS) == {"still", "motion", "hard"}
     assert table.loc[0, "MAE"] == pytest.approx(
         pd.read_csv(tmp_path / "still" / "pos-toolbox" / "per_video.csv")["abs_error"].mean())

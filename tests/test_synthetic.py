@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from sspd.data.synthetic import (PRESETS, discover, get_preset, load_split, read_synthetic, render_video,
+from sspd.data.splits import load_split
+from sspd.data.synthetic import (PRESETS, discover, get_preset, read_synthetic, render_video,
                                  write_video)
 from sspd.data.synthetic.appearance import lab_to_linear_rgb, sample_skin
 from sspd.data.synthetic.generator import draw_subject

@@ -7,33 +7,35 @@ import shutil
 import socket
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from sspd.data.recording import Recording
-from sspd.train.config import PRESETS, TrainConfig
+from sspd.train.config import RECIPES, TrainConfig
 from sspd.train.ema import ema_momentum, ema_update, make_target
 
 
 # ----------------------------------------------------------------------------- helpers
 
-def _recordings(n=2, n_frames=40, fps=30.0):
+def _recordings(n=2, n_frames=40, fps=30.0, seed=100):
     """Tiny 151x151 'face crops' with a 1.2 Hz colour pulse plus noise."""
     out = []
     for i in range(n):
-        rng = np.random.default_rng(100 + i)
+        rng = np.random.default_rng(seed + i)
         t = np.arange(n_frames) / fps
         base = rng.integers(80, 160, (151, 151, 3)).astype(np.float32)
         pulse = 2.0 * np.sin(2 * np.pi * 1.2 * t)
         frames = base[None] + pulse[:, None, None, None] + rng.normal(0, 1, (n_frames, 151, 151, 3))
         out.append(Recording(frames=np.clip(frames, 0, 255).astype(np.uint8), timestamps=t,
-                             fps_nominal=fps, dataset="toy", subject=str(i + 1)))
+                             fps_nominal=fps, dataset="toy", subject=str(i + 1),
+                             bvp=np.sin(2 * np.pi * 1.2 * t)))
     return out
 
 
 def _smoke(data, **kw):
     # 2 videos, batch 2 -> 1 iteration per epoch, 2 epochs, 2 iterations
-    return TrainConfig.preset_config("smoke", data=str(data), split="all", **kw)
+    return TrainConfig.from_recipe("smoke", data=str(data), **{"split": "all", **kw})
 
 
 def _state_equal(a: dict, b: dict) -> bool:
@@ -96,14 +98,16 @@ def test_ema_updates_parameters_only():
 # ----------------------------------------------------------------------------- config
 
 
-def test_presets_and_overrides(tmp_path):
-    paper = TrainConfig.preset_config("paper")
+def test_recipes_and_overrides(tmp_path):
+    paper = TrainConfig.from_recipe("paper")
     assert (paper.batch_size, paper.T, paper.epochs, paper.windows_per_video) == (12, 300, 30, 1)
     assert paper.lr == 1e-3 and paper.weight_decay == 0 and paper.ema_m0 == 0.9
-    cpu = TrainConfig.preset_config("cpu")
-    assert cpu.T < paper.T and cpu.batch_size < paper.batch_size and cpu.augment.size == 128
-    assert set(PRESETS) >= {"paper", "cpu", "smoke"}
-    c = cpu.with_overrides(["augment.crop=topleft", "T=200", "loss.w_freq=0"])
+    assert paper.effective_batch == 12 and paper.accum_steps == 1
+    study = TrainConfig.from_recipe("study")
+    assert study.T < paper.T and study.effective_batch == paper.effective_batch and study.augment.size == 128
+    assert study.amp == "bf16" and study.val_every and study.val_fraction > 0
+    assert set(RECIPES) >= {"paper", "study", "smoke"}
+    c = study.with_overrides(["augment.crop=topleft", "T=200", "loss.w_freq=0"])
     assert c.augment.crop == "topleft" and c.T == 200 and c.loss.w_freq == 0
     path = tmp_path / "c.json"
     path.write_text(json.dumps(c.to_dict()))
@@ -111,24 +115,44 @@ def test_presets_and_overrides(tmp_path):
     with pytest.raises(ValueError, match="T=10"):
         TrainConfig(T=10)
     with pytest.raises(ValueError, match="unknown field"):
-        cpu.with_overrides(["nonsense=1"])
+        study.with_overrides(["nonsense=1"])
+    with pytest.raises(ValueError, match="amp"):
+        TrainConfig(amp="fp8")
 
 
-def test_load_entries_follows_split_file(cache_dir, tmp_path, monkeypatch):
+def test_training_entries_hold_out_a_validation_fold(cache_dir, tmp_path, monkeypatch):
     from sspd.errors import DataError
-    from sspd.train.loop import load_entries
+    from sspd.train.loop import training_entries
 
-    assert len(load_entries(_smoke(cache_dir))) == 2            # split "all"
+    fit, val = training_entries(_smoke(cache_dir))             # split "all": no validation fold
+    assert len(fit) == 2 and val == []
     monkeypatch.setenv("SSPD_ROOT", str(tmp_path))
-    with pytest.raises(DataError, match="no subject split file"):
-        load_entries(_smoke(cache_dir).with_overrides(["split=train"]))
+    with pytest.raises(DataError, match="no split file"):
+        training_entries(_smoke(cache_dir, split="train", val_fraction=0.5))
     (tmp_path / "data" / "splits").mkdir(parents=True)
     (tmp_path / "data" / "splits" / f"{cache_dir.name}.json").write_text(
-        json.dumps({"train": ["2"], "test": ["1"]}))
-    entries = load_entries(_smoke(cache_dir).with_overrides(["split=train"]))
-    assert [e.subject for e in entries] == ["2"]
-    with pytest.raises(DataError, match="no clip cache"):
-        load_entries(_smoke(tmp_path / "nowhere"))
+        json.dumps({"train": ["1", "2"], "test": ["3"]}))
+    fit, val = training_entries(_smoke(cache_dir, split="train", val_fraction=0.5))
+    assert [e.subject for e in fit] == ["1"] and [e.subject for e in val] == ["2"]
+    fit, val = training_entries(_smoke(cache_dir, split="train", val_fraction=0.0))
+    assert [e.subject for e in fit] == ["1", "2"] and val == []
+    with pytest.raises(DataError, match="neither a synthetic preset"):
+        training_entries(_smoke(tmp_path / "nowhere"))
+
+
+def test_clip_stream_is_a_pure_function_of_the_index():
+    from sspd.data.dataset import ClipStream
+
+    recs = _recordings(n=3, n_frames=40)
+    a, b = ClipStream(recs, n_frames=33, seed=5), ClipStream(recs, n_frames=33, seed=5)
+    assert a.clips_per_epoch == 3
+    # one epoch visits every video once
+    assert sorted(a.clip(k)["subject"] for k in range(3)) == ["1", "2", "3"]
+    assert all(torch.equal(a.clip(k)["frames"], b.clip(k)["frames"]) for k in (7, 2, 0))
+    starts = {a.clip(k)["start"] for k in range(30)}
+    assert starts <= set(range(0, 40 - 33 + 1)) and len(starts) > 2
+    batch = a.batch([0, 1])
+    assert batch["frames"].shape == (2, 33, 151, 151, 3) and batch["fps"].tolist() == [30.0, 30.0]
 
 
 # ----------------------------------------------------------------------------- training
@@ -138,16 +162,17 @@ def test_smoke_training_writes_everything(full_run):
     from sspd.model import SSPD, inference_state_dict
 
     out, result = full_run
-    assert result.steps_done == result.total_steps == 2 and result.epochs_done == 2
-    for name in ("checkpoint.pt", "train_log.csv", "config.json", "manifest.json", "model_inference.pt"):
+    assert result.steps_done == result.total_steps == 2
+    for name in ("checkpoint.pt", "train_log.csv", "config.json", "manifest.json", "model_inference.pt",
+                 "model_initial.pt", "model_target_s3m.pt", "model_inference_online.pt"):
         assert (out / name).is_file(), name
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     assert [int(r["step"]) for r in rows] == [0, 1]
-    assert {"loss", "rpd", "tspd", "reg", "freq", "momentum", "fs"} <= set(rows[0])
+    assert {"loss", "rpd", "tspd", "reg", "freq", "momentum", "fs", "grad_norm"} <= set(rows[0])
     assert float(rows[0]["momentum"]) == pytest.approx(0.9) and float(rows[0]["fs"]) == pytest.approx(30.0)
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     cfg = TrainConfig.from_json(out / "config.json")
-    assert cfg.T == 32 and cfg.preset == "smoke"
+    assert cfg.T == 32 and cfg.recipe == "smoke"
     man = json.loads((out / "manifest.json").read_text())
     assert man["seed"] == 0 and "git_sha" in man and man["total_steps"] == 2
     # exported weights = the EMA teacher's inference weights, official key layout, strict load
@@ -158,6 +183,12 @@ def test_smoke_training_writes_everything(full_run):
     teacher = SSPD(s3m=True)
     teacher.load_state_dict(ckpt["target"])
     assert _state_equal(exported, inference_state_dict(teacher))
+    assert _state_equal(torch.load(out / "model_target_s3m.pt", weights_only=True), ckpt["target"])
+    # the initial weights are the seeded initialisation, and training moved away from them
+    torch.manual_seed(0)
+    assert _state_equal(torch.load(out / "model_initial.pt", weights_only=True),
+                        inference_state_dict(SSPD(s3m=True)))
+    assert not _state_equal(torch.load(out / "model_initial.pt", weights_only=True), exported)
     # teacher moved by EMA (not equal to online, not equal to its init) and its BN ran in train mode
     assert not torch.equal(ckpt["target"]["backbone_step1.Conv_Layer1.weight"],
                            ckpt["online"]["backbone_step1.Conv_Layer1.weight"])
@@ -165,24 +196,46 @@ def test_smoke_training_writes_everything(full_run):
     assert result.target.training  # never put in eval mode
 
 
+def test_accumulation_and_validation(tmp_path):
+    """Two micro-batches per step, bf16 autocast, a validation fold scored at steps 0, 1 and 2."""
+    from sspd.train.loop import train
+
+    torch.set_num_threads(2)
+    fit, val = _recordings(n=2, n_frames=40), _recordings(n=1, n_frames=400, seed=7)
+    cfg = _smoke("toy", accum_steps=2, epochs=4, amp="bf16", val_every=1, val_seconds=None)
+    result = train(cfg, tmp_path / "run", progress=False, entries=fit, val_entries=val)
+    assert result.steps_done == 2 and result.total_steps == 2
+    log = pd.read_csv(tmp_path / "run" / "val_log.csv")
+    assert log["step"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert set(log["network"]) == {"teacher", "student"} and np.isfinite(log["MAE"]).all()
+    videos = pd.read_csv(tmp_path / "run" / "val_videos.csv")
+    assert {"hr_pred", "hr_gt", "window_mae", "waveform_r", "snr_db"} <= set(videos.columns)
+    assert videos["hr_gt"].round().eq(72).all()             # the toy pulse is 1.2 Hz
+    best = json.loads((tmp_path / "run" / "best.json").read_text())
+    teacher = log[log.network == "teacher"]
+    assert best["MAE"] == pytest.approx(teacher["MAE"].min())
+    assert best["step"] == int(teacher.loc[teacher["MAE"].idxmin(), "step"])
+    assert (tmp_path / "run" / "model_best.pt").is_file()
+
+
 def test_resume_is_bit_identical_and_nonfinite_keeps_checkpoint(full_run, cache_dir, tmp_path, monkeypatch):
     import sspd.train.loop as loop
 
     ref_out, _ = full_run
     out = tmp_path / "resumed"
-    first = loop.train(_smoke(cache_dir), out, progress=False, stop_after_epoch=1)
+    first = loop.train(_smoke(cache_dir), out, progress=False, stop_after_step=1)
     assert first.steps_done == 1 and first.inference_weights is None
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
 
     second = loop.train(_smoke(cache_dir), out, progress=False)
-    assert second.resumed_from_epoch == 1 and second.steps_done == 2
-    assert (out / "manifest.json").is_file() and (out / "manifest_resumed_epoch001.json").is_file()
+    assert second.resumed_from_step == 1 and second.steps_done == 2
+    assert (out / "manifest.json").is_file() and (out / "manifest_resumed_step0001.json").is_file()
     a = torch.load(ref_out / "checkpoint.pt", weights_only=True)
     b = torch.load(out / "checkpoint.pt", weights_only=True)
     assert _state_equal(a["online"], b["online"])
     assert _state_equal(a["target"], b["target"])
-    assert a["global_step"] == b["global_step"] == 2
+    assert a["step"] == b["step"] == 2
     ref_rows = list(csv.DictReader(open(ref_out / "train_log.csv")))
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     assert [r["loss"] for r in rows] == [r["loss"] for r in ref_rows]
@@ -213,15 +266,15 @@ def test_cli_builds_config_and_resumes_finished_run(full_run, cache_dir, capsys)
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    args = parser.parse_args(["--preset", "cpu", "--data", "SynUBFC", "--out", "x", "--epochs", "3",
+    args = parser.parse_args(["--recipe", "study", "--data", "easy-full", "--out", "x", "--steps", "3",
                               "--seed", "7", "--set", "augment.crop=topleft"])
     cfg = cli.build_config(args)
-    assert (cfg.epochs, cfg.seed, cfg.augment.crop, cfg.T) == (3, 7, "topleft", 160)
+    assert (cfg.max_steps, cfg.seed, cfg.augment.crop, cfg.T) == (3, 7, "topleft", 160)
     out, _ = full_run
-    # a finished run resumes instantly (no iterations) and re-exports its weights
-    rc = main(["train", "--preset", "smoke", "--data", str(cache_dir), "--split", "all", "--out", str(out),
+    # a finished run resumes instantly (no steps) and re-exports its weights
+    rc = main(["train", "--recipe", "smoke", "--data", str(cache_dir), "--split", "all", "--out", str(out),
                "--quiet"])
-    assert rc == 0 and "trained 2/2 iterations" in capsys.readouterr().out
+    assert rc == 0 and "trained 2/2 steps" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- DDP

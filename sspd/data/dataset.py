@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from sspd.errors import ClipTooShortError
 
-__all__ = ["ClipDataset"]
+__all__ = ["ClipDataset", "ClipStream"]
 
 
 def _name(entry: Any) -> str:
@@ -121,3 +121,48 @@ class ClipDataset(Dataset):
             bvp = np.asarray(e.bvp[s:s + self.n_frames], dtype=np.float32)
         return {"frames": torch.from_numpy(frames), "bvp": torch.from_numpy(bvp), "fps": float(e.fps),
                 "subject": str(e.subject), "start": s}
+
+
+class ClipStream:
+    """The training clips of a run as a pure function of (seed, clip index k).
+
+    Clips come in epochs: each epoch visits every (video, window slot) once, in an order
+    shuffled by (seed, epoch), with each window's start drawn uniformly from every valid start
+    by (seed, k). So the clip at any index, and therefore any optimiser step of a run, can be
+    reproduced without replaying the ones before it: resuming needs only the step number.
+
+    entries:           cache entries or Recordings (``frames`` (N,H,W,3) uint8, ``fps``, ``subject``).
+    n_frames:          T + 1 frames per clip.
+    windows_per_video: window slots per video per epoch (the paper: 1).
+    """
+
+    def __init__(self, entries: Sequence[Any], n_frames: int, seed: int = 0, windows_per_video: int = 1):
+        if windows_per_video < 1:
+            raise ValueError(f"windows_per_video must be >= 1, got {windows_per_video}")
+        self.dataset = ClipDataset(entries, n_frames=n_frames, windows_per_video=1, seed=seed)
+        self.entries, self.n_frames, self.seed = self.dataset.entries, int(n_frames), int(seed)
+        self.windows_per_video = int(windows_per_video)
+        if not self.entries:
+            raise ValueError("no training videos")
+
+    @property
+    def clips_per_epoch(self) -> int:
+        return len(self.entries) * self.windows_per_video
+
+    def clip(self, k: int) -> dict:
+        """Clip number k: ``frames`` uint8 (T+1,H,W,3), ``fps``, ``subject``, ``start``, ``index``."""
+        epoch, slot = divmod(int(k), self.clips_per_epoch)
+        order = np.random.default_rng([self.seed, epoch, 7]).permutation(self.clips_per_epoch)
+        e = self.entries[int(order[slot]) // self.windows_per_video]
+        last = len(e.frames) - self.n_frames
+        start = int(np.random.default_rng([self.seed, int(k), 11]).integers(0, last + 1))
+        frames = np.array(e.frames[start:start + self.n_frames], copy=True)
+        return {"frames": torch.from_numpy(frames), "fps": float(e.fps), "subject": str(e.subject),
+                "start": start, "index": int(k)}
+
+    def batch(self, indices: Sequence[int]) -> dict:
+        """Clips ``indices`` stacked: ``frames`` (B,T+1,H,W,3) uint8, ``fps`` (B,) float64, ``subject``."""
+        clips = [self.clip(k) for k in indices]
+        return {"frames": torch.stack([c["frames"] for c in clips]),
+                "fps": torch.tensor([c["fps"] for c in clips], dtype=torch.float64),
+                "subject": [c["subject"] for c in clips], "start": [c["start"] for c in clips]}

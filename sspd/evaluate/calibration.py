@@ -22,50 +22,28 @@ from pathlib import Path
 
 import pandas as pd
 
+from sspd.data.splits import dataset_entries
 from sspd.evaluate.methods import get_method
 from sspd.evaluate.runner import evaluate, metrics_row
 from sspd.io import atomic_path, atomic_write_json, manifest
 
-PRESETS = ("still", "motion", "hard")
+CALIBRATED_PRESETS = ("still", "motion", "hard")
 METHODS = ("green", "ica", "chrom", "pos", "lgi", "pbv", "omit")
 PROTOCOLS = ("toolbox", "windowed")
 TABLE_METRICS = ("MAE", "RMSE", "ME", "MAPE", "r", "CCC")
 
 
-def preset_entries(preset: str, split: str = "all", synthetic_root: str | Path | None = None,
-                   cache_root: str | Path | None = None, generate: bool = True, seed: int = 0,
-                   progress: bool = True) -> list:
-    """Cache entries of one synthetic preset: (re)generate stale subjects, then build or reuse the cache.
-
-    synthetic_root / cache_root : parents of ``<preset>/`` (default ``data/synthetic`` and ``data/cache``).
-    generate : render subjects that are missing or were made under other preset knobs (the preset fingerprint
-        is part of each subject's request), so a calibration never scores stale data. ``seed`` is the
-        generator seed. split : "all" (every subject; classic methods need no training) or a split name.
-    """
-    from sspd.data.cache import PreprocessConfig, build_cache
-    from sspd.data.synthetic import generate_dataset, get_preset, load_split
-    from sspd.paths import cache_dir, synthetic_dir
-
-    synthetic_root = Path(synthetic_root) if synthetic_root is not None else synthetic_dir()
-    cache_root = Path(cache_root) if cache_root is not None else cache_dir()
-    subjects = None if split == "all" else [str(s) for s in load_split(preset)[split]]
-    if generate:
-        generate_dataset(get_preset(preset), synthetic_root, subjects=subjects, seed=seed, progress=progress)
-    return build_cache(synthetic_root / preset, "synthetic", cache_root / preset, PreprocessConfig(),
-                       subjects=subjects, progress=progress)
-
-
-def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_dir: str | Path | None = None,
+def run_calibration(presets=CALIBRATED_PRESETS, methods=METHODS, protocols=PROTOCOLS, out_dir: str | Path | None = None,
                     split: str = "all", entries_by_preset: dict | None = None, n_boot: int = 1000,
-                    seed: int = 0, progress: bool = True, synthetic_root: str | Path | None = None,
-                    cache_root: str | Path | None = None, generate: bool = True) -> pd.DataFrame:
+                    seed: int = 0, progress: bool = True, generate: bool = True) -> pd.DataFrame:
     """Evaluate ``methods`` × ``presets`` × ``protocols``; write per-run files and ``table.csv``.
 
     Each run goes to ``out_dir/<preset>/<method>-<protocol>/`` (per_video.csv, per_window.csv,
     summary.json, from :func:`sspd.evaluate.runner.evaluate`); ``out_dir`` defaults to
     ``data/results/calibration``.
-    entries_by_preset : optional {preset: recordings}; otherwise :func:`preset_entries` builds (or reuses)
-        each preset's cache from ``synthetic_root/<preset>`` into ``cache_root/<preset>`` for ``split``.
+    entries_by_preset : optional {preset: recordings}; otherwise
+        :func:`sspd.data.splits.dataset_entries` renders stale subjects (``generate``) and builds or
+        reuses each preset's cache for ``split``.
     Returns the table (one row per preset, method, protocol; video-level MAE/RMSE/ME/MAPE/r/CCC in bpm
     with bootstrap 95 % CIs resampling subjects, mean SNR in dB, mean waveform r).
     """
@@ -78,8 +56,7 @@ def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_d
         if entries_by_preset is not None:
             entries = entries_by_preset[preset]
         else:
-            entries = preset_entries(preset, split, synthetic_root, cache_root, generate=generate,
-                                     progress=progress)
+            entries, _ = dataset_entries(preset, split, generate=generate, progress=progress)
         for method_name in methods:
             method = get_method(method_name)
             for protocol in protocols:
@@ -93,7 +70,7 @@ def run_calibration(presets=PRESETS, methods=METHODS, protocols=PROTOCOLS, out_d
         table.to_csv(tmp, index=False)
     fingerprints = {p: PRESET_CONFIGS[p].fingerprint() for p in presets if p in PRESET_CONFIGS}
     checks = {}
-    if set(PRESETS) <= set(presets):
+    if set(CALIBRATED_PRESETS) <= set(presets):
         for protocol in protocols:
             prefix = "" if protocol == "toolbox" else f"{protocol}_"
             checks.update({prefix + k: v for k, v in check_calibration(table, protocol=protocol).items()})
@@ -134,23 +111,20 @@ def check_calibration(table: pd.DataFrame, protocol: str = "toolbox", pos_range=
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--presets", nargs="+", default=list(CALIBRATED_PRESETS))
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS))
     parser.add_argument("--split", default="all")
     parser.add_argument("--out", default=None)
     parser.add_argument("--n-boot", type=int, default=1000)
-    parser.add_argument("--synthetic-root", default=None, help="parent of <preset>/ (default data/synthetic)")
-    parser.add_argument("--cache-root", default=None, help="parent of <preset>/ caches (default data/cache)")
     parser.add_argument("--no-generate", action="store_true", help="do not (re)render stale subjects")
     args = parser.parse_args(argv)
     table = run_calibration(args.presets, args.methods, args.protocols, args.out, split=args.split,
-                            n_boot=args.n_boot, synthetic_root=args.synthetic_root,
-                            cache_root=args.cache_root, generate=not args.no_generate)
+                            n_boot=args.n_boot, generate=not args.no_generate)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(table[["preset", "method", "protocol", "n", "MAE", "RMSE", "r", "SNR"]].round(2)
               .to_string(index=False))
-    if set(PRESETS) <= set(args.presets):
+    if set(CALIBRATED_PRESETS) <= set(args.presets):
         for protocol in args.protocols:
             print(protocol, check_calibration(table, protocol=protocol))
     return 0

@@ -3,33 +3,37 @@
 Examples::
 
     python -m sspd evaluate --method pos --dataset still --protocol authors
-    python -m sspd evaluate --method sspd --checkpoint runs/x/last.pt --dataset motion --protocol windowed
-    python -m sspd evaluate --method chrom --dataset data/cache/ubfc --protocol toolbox --split all
+    python -m sspd evaluate --method sspd --checkpoint data/results/training/study-easy/model_best.pt \
+        --dataset easy-full --protocol windowed
+    python -m sspd evaluate --method chrom --dataset data/cache/ubfc --protocol toolbox
 
-``--dataset`` is a synthetic preset name (data/synthetic/<preset>, preprocessed into
-data/cache/<preset> on first use and restricted to ``--split``) or an existing cache folder
-(all its recordings; ``--split`` must then be ``all``).
+``--dataset`` is a synthetic preset (rendered under data/synthetic/<name>, preprocessed into
+data/cache/<name> on first use) or a clip-cache folder. Either way ``--split`` (default test)
+selects subjects through the dataset's split file, data/splits/<name>.json (for a folder: its
+name), or ``--split-file``; without one, only ``--split all`` is possible, and the error says so.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from sspd.data.synthetic.presets import PRESETS as _SYNTHETIC
-
-SYNTHETIC_PRESETS = tuple(_SYNTHETIC)  # still, motion, hard, and the easy control
+from sspd.data.splits import SPLITS, dataset_entries
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from sspd.data.synthetic.presets import PRESETS
     from sspd.evaluate.methods import METHOD_NAMES
     from sspd.evaluate.protocol import PROTOCOLS
 
-    parser.add_argument("--method", required=True, help=f"one of: {', '.join(METHOD_NAMES)}")
+    parser.add_argument("--method", required=True, choices=METHOD_NAMES, metavar="METHOD",
+                        help=f"one of: {', '.join(METHOD_NAMES)}")
     parser.add_argument("--dataset", required=True,
-                        help=f"synthetic preset ({'|'.join(SYNTHETIC_PRESETS)}) or a cache folder")
+                        help=f"synthetic preset ({'|'.join(PRESETS)}) or a clip-cache folder")
     parser.add_argument("--protocol", default="authors", help=f"one of: {', '.join(PROTOCOLS)}")
-    parser.add_argument("--split", default="test", choices=("test", "train", "all"),
-                        help="subjects of a synthetic preset to evaluate (default test)")
+    parser.add_argument("--split", default="test", choices=SPLITS,
+                        help="subjects to evaluate, from the dataset's split file (default test)")
+    parser.add_argument("--split-file", type=Path, default=None,
+                        help="a split file to use instead of data/splits/<dataset name>.json")
     parser.add_argument("--out", type=Path, default=None,
                         help="result folder (default data/results/<dataset>/<method>-<protocol>[-<split>])")
     parser.add_argument("--checkpoint", type=Path, default=None, help="model weights for --method sspd")
@@ -38,43 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def load_entries(dataset: str, split: str = "test", progress: bool = True) -> tuple[list, str]:
-    """Cache entries for ``dataset`` (preset name or cache folder) and the dataset's display name."""
-    from sspd.data.cache import PreprocessConfig, build_cache, load_cache
-    from sspd.errors import DataError
-    from sspd.paths import cache_dir, synthetic_dir
-
-    folder = Path(dataset)
-    if dataset not in SYNTHETIC_PRESETS:
-        if not folder.is_dir():
-            raise DataError(folder, f"neither a synthetic preset ({', '.join(SYNTHETIC_PRESETS)}) "
-                                    "nor an existing cache folder")
-        if split != "all":
-            raise DataError(folder, f"--split {split} applies to synthetic presets; a cache folder is "
-                                    "evaluated whole (pass --split all, or build a cache of the split)")
-        entries = load_cache(folder)
-        if not entries:
-            raise DataError(folder, "no cache entries found")
-        return entries, folder.resolve().name
-
-    from sspd.data.synthetic import load_split
-
-    subjects = None if split == "all" else [str(s) for s in load_split(dataset)[split]]
-    root, out = synthetic_dir() / dataset, cache_dir() / dataset
-    config = PreprocessConfig()
-    if root.is_dir():
-        # reuses valid entries, builds the missing ones
-        entries = build_cache(root, "synthetic", out, config, subjects=subjects, progress=progress)
-    elif out.is_dir():
-        entries = load_cache(out, subjects=subjects, config=config)
-    else:
-        raise DataError(root, f"synthetic preset {dataset!r} not generated yet "
-                              f"(run `python -m sspd generate {dataset}`)")
-    if not entries:
-        raise DataError(out, f"no cached recordings for split {split!r}")
-    return entries, dataset
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,15 +61,17 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--checkpoint applies to {', '.join(MODEL_NAMES)}, not {name!r}")
     method = get_method(name, **kwargs)
 
-    entries, dataset_name = load_entries(args.dataset, args.split, progress=not args.no_progress)
+    entries, dataset_name = dataset_entries(args.dataset, args.split, split_file=args.split_file,
+                                            progress=not args.no_progress)
     if args.limit is not None:
         entries = entries[: args.limit]
-    suffix = "" if args.split == "test" or args.dataset not in SYNTHETIC_PRESETS else f"-{args.split}"
+    suffix = "" if args.split == "test" else f"-{args.split}"
     out = args.out or results_dir() / dataset_name / f"{name}-{protocol.name}{suffix}"
 
     table = evaluate(method, entries, protocol, out, method_name=name, dataset_name=dataset_name,
                      progress=not args.no_progress, n_boot=args.n_boot, seed=args.seed,
                      config={"split": args.split, "limit": args.limit,
+                             "split_file": None if args.split_file is None else str(args.split_file),
                              "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
                              "device": args.device, "dataset_arg": args.dataset})
     summary = table.attrs["summary"]

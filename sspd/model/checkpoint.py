@@ -24,7 +24,7 @@ import torch
 from sspd.errors import DataError
 from sspd.model.network import SSPD, inference_state_dict
 
-__all__ = ["load_official_checkpoint", "bgr_to_rgb_state_dict"]
+__all__ = ["load_official_checkpoint", "load_inference_state", "bgr_to_rgb_state_dict"]
 
 # Old name -> our name. Empty: the released checkpoint already uses our names.
 _KEY_MAP: dict[str, str] = {}
@@ -77,16 +77,27 @@ def load_official_checkpoint(path: str | Path, model: SSPD | None = None,
     mis-shaped entries.
     """
     path = Path(path)
-    if colour not in ("bgr", "rgb"):
-        raise ValueError(f"colour must be 'bgr' or 'rgb', got {colour!r}")
     if not path.is_file():
         raise DataError(path, "checkpoint file does not exist")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt file, pickle with code objects, ...
         raise DataError(path, f"cannot read as a PyTorch state_dict ({type(exc).__name__}: {exc})") from exc
+    return load_inference_state(state, model, colour, source=path)
+
+
+def load_inference_state(state: Mapping, model: SSPD | None = None, colour: str = "bgr",
+                         source: str | Path | None = None) -> SSPD:
+    """Load an inference state_dict (the released layout) into an SSPD model, strictly.
+
+    Same checks and colour handling as :func:`load_official_checkpoint`, for a state already in
+    memory (e.g. one network of a training checkpoint). ``source`` names it in errors.
+    """
+    if colour not in ("bgr", "rgb"):
+        raise ValueError(f"colour must be 'bgr' or 'rgb', got {colour!r}")
+    where = Path(source) if source is not None else None
     if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
-        raise DataError(path, "not a plain state_dict (a mapping of names to tensors)")
+        raise DataError(where, "not a plain state_dict (a mapping of names to tensors)")
     state = _rename(state)
 
     model = SSPD(s3m=False) if model is None else model
@@ -105,7 +116,7 @@ def load_official_checkpoint(path: str | Path, model: SSPD | None = None,
     if wrong:
         problems.append("shape mismatch: " + "; ".join(wrong[:6]))
     if problems:
-        raise DataError(path, "does not match the SSPD inference model: " + " | ".join(problems))
+        raise DataError(where, "does not match the SSPD inference model: " + " | ".join(problems))
 
     if colour == "rgb":
         state = bgr_to_rgb_state_dict(state)

@@ -1,18 +1,18 @@
 """Label-free SSPD training (EMA-teacher self-distillation).
 
     from sspd.train import TrainConfig, train
-    result = train(TrainConfig.preset_config("cpu", data="SynUBFC"), "runs/cpu")
+    result = train(TrainConfig.from_recipe("study", data="easy-full"), "runs/study-easy")
 
-``python -m sspd train --preset cpu --data SynUBFC --out runs/cpu`` does the same.
+``python -m sspd train --recipe study --data easy-full --out runs/study-easy`` does the same.
 """
 from __future__ import annotations
 
-__all__ = ["TrainConfig", "train", "TrainResult", "NonFiniteLossError", "ema_momentum",
-           "ema_update", "make_target", "preset_config"]
+__all__ = ["TrainConfig", "RECIPES", "recipe", "train", "TrainResult", "NonFiniteLossError",
+           "ema_momentum", "ema_update", "make_target"]
 
 
 def __getattr__(name):  # lazy: importing sspd.train must not pull in the data stack
-    if name in ("TrainConfig", "preset_config"):
+    if name in ("TrainConfig", "RECIPES", "recipe"):
         from sspd.train import config
         return getattr(config, name)
     if name in ("train", "TrainResult", "NonFiniteLossError"):

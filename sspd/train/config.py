@@ -1,37 +1,32 @@
 """Training configuration: one dataclass, saved as JSON with every run.
 
-Presets (``TrainConfig.preset_config(name, **overrides)``):
+Recipes (``TrainConfig.from_recipe(name, **overrides)``; ``RECIPES`` lists them):
 
-- ``paper``: the authors' released schedule (sspd-method.md §7): batch 12, T = 300
-  frame differences (301 frames, 10 s at 30 fps), 30 epochs of one random window
-  per training video, Adam at a constant 1e-3, EMA m0 = 0.9 -> 1 (cosine per
-  iteration), AMP on CUDA. On UBFC-rPPG's 30 training videos this is 3
-  iterations per epoch, 90 in total. About 5 hours on a 2-core CPU; minutes on a GPU.
-- ``cpu``: reductions for a 2-core CPU machine. The appendix of sspd-method.md
-  measured about 18 s per self-distillation step of 2 clips x 160 differences
-  (online forward + backward + teacher forward), so a paper step (12 x 300)
-  costs ~3.7 min. What is reduced, and why:
-    * batch 12 -> 2 and T 300 -> 160 differences (5.3 s at 30 fps, still >= 2.6
-      beats at 30 bpm and far longer than the network's temporal receptive field,
-      under +-16 frames as measured by chunked inference; the TS-block pyramid becomes 152/146/142 tokens) — the per-step
-      cost is the bottleneck;
-    * the schedule: 8 epochs of 2 random windows per video, capped at 120
-      iterations (``max_steps``). On the synthetic ``still`` preset's 14
-      training videos that is 14 iterations per epoch, 112 in total; on a
-      30-video split (UBFC-rPPG) the cap stops it after 4 epochs. 120 steps is
-      a little more than the paper's 90 optimiser steps, but each step sees 6x
-      fewer clips and ~11x fewer frames. Measured here: 11-17 s per step on
-      the shared 2-core machine, i.e. about 25-35 minutes;
-    * AMP off (no fp16 speed-up on CPU).
-  The 128x128 input is NOT reduced: the backbone's valid convolutions and the
-  8x8 global pooling need 128x128. Everything else (LGA/MDM, losses, EMA,
-  optimiser, learning rate) is as in ``paper``.
-- ``smoke``: a seconds-long run for tests and CI: T = 32 differences, batch 2,
-  2 epochs, at most 2 iterations in total. Checked minimum: the three TS blocks
-  shorten the token sequence by 8 + 6 + 4 = 18, so the network runs from T = 19,
-  but the losses need more: L_reg needs N_3 >= 3 tokens and L_freq needs one
-  cardiac-band bin, floor(3 N_3 / fs) >= 1, i.e. N_3 >= 10 at 30 fps, so
-  T >= 28 (``MIN_T``). T = 32 leaves 24/18/14 tokens.
+- ``paper``: the authors' released schedule (see the book's method reference): 12 clips of
+  T = 300 frame differences per optimiser step, 30 epochs of one random window per training
+  video, Adam at a constant 1e-3, EMA m0 = 0.9 -> 1 (cosine per step), fp16 autocast on CUDA.
+  On UBFC-rPPG's 30 training videos: 3 steps per epoch, 90 in total. Minutes on a GPU.
+- ``study``: what the study trains on a 2-core CPU in at most 45 minutes (issue "Make
+  label-free training learn"; the cost is measured by ``benchmarks/bench_train.py``). What
+  differs from ``paper``, and why:
+    * T = 160 differences (5.3 s at 30 fps): the step cost is linear in T; 160 still spans
+      2.6 beats at 30 bpm and far exceeds the network's +-16-frame receptive field;
+    * the paper's effective batch of 12 clips, reached by accumulating 6 micro-batches of 2
+      (BatchNorm sees 2 clips at a time): with 2 clips per step the backbone gradients of two
+      batches agree in sign only half the time, and training does not learn;
+    * bf16 autocast for the networks (1.5x faster on this CPU; the losses stay in float32);
+    * a fixed budget of optimiser steps with the EMA schedule spanning it; the windows are
+      drawn epoch by epoch, one per video per epoch, as in the paper;
+    * validation on the held-out training subjects every ``val_every`` steps (first 30 s).
+  The 128x128 input is not reduced (the backbone needs it).
+- ``smoke``: seconds, for tests and CI: T = 32 differences, 2 clips, 2 steps. The TS blocks
+  shorten the token sequence by 8 + 6 + 4 = 18 and L_freq needs one cardiac-band bin, so
+  T >= 28 (``MIN_T``); T = 32 leaves 24/18/14 tokens.
+
+Loss balance and T: the diagonal regulariser's weights (N-d)/20 and the width of the FFT bins
+both depend on the clip length, so at T = 160 the regulariser counts about half as much as at
+T = 300 and each band bin is twice as wide. ``LossConfig.reg_reference_n`` rescales the
+regulariser to a reference length when set (``None`` = the released formula).
 """
 from __future__ import annotations
 
@@ -44,7 +39,7 @@ from typing import Any
 from sspd.augment import AugmentConfig
 from sspd.losses import LossConfig
 
-__all__ = ["TrainConfig", "PRESETS", "MIN_T", "preset_config"]
+__all__ = ["TrainConfig", "RECIPES", "MIN_T", "recipe"]
 
 # The TS blocks (kernels 9, 7, 5) leave N_3 = T - 18 tokens; L_freq needs floor(3 N_3 / 30) >= 1
 # (measured: T = 26 fails in the loss at 30 fps, T = 28 trains).
@@ -55,33 +50,45 @@ MIN_T = 28
 class TrainConfig:
     """Everything that defines a training run (saved to ``config.json`` and in every checkpoint).
 
-    data:              a clip-cache folder, or a name whose cache is ``data/cache/<name>``
-                       (e.g. the synthetic preset "still": build it with
-                       ``python -m sspd preprocess data/synthetic/still --format synthetic
-                       --out data/cache/still``).
-    split:             which subjects to train on ("train", "test") from the committed split
-                       file ``data/splits/<name>.json``, or "all" (every cached video).
+    data:              a synthetic preset ("still", "easy-full", ...) or a clip-cache folder;
+                       resolved by :func:`sspd.data.splits.dataset_entries`.
+    split:             the training split ("train": every training subject, of which
+                       ``val_fraction`` are held out for validation; "all": every video, no
+                       validation).
+    val_fraction:      share of the training subjects held out for validation (when the split
+                       file does not list them); 0 = no validation fold.
+    val_every:         validate teacher and student every this many optimiser steps (and at
+                       step 0 and at the end); None = never.
+    val_seconds:       seconds of each validation video used (None = all of it).
     T:                 frame differences per clip (the network sees T+1 frames).
-    batch_size:        clips per optimiser step, over all processes (DDP divides it).
-    epochs:            passes over the training windows.
+    batch_size:        clips per forward pass (micro-batch), over all processes (DDP divides it).
+    accum_steps:       micro-batches whose gradients are summed per optimiser step; the
+                       effective batch is batch_size x accum_steps clips.
+    epochs:            passes over the training windows (one epoch = windows_per_video
+                       windows of every training video).
     windows_per_video: random windows drawn per video per epoch (paper: 1).
-    max_steps:         stop after this many iterations in total (None: epochs x steps/epoch);
-                       the EMA schedule spans the iterations actually run.
+    max_steps:         stop after this many optimiser steps in total (None: as many as the
+                       epochs need); the EMA schedule spans the steps actually run.
     lr, weight_decay:  Adam learning rate (constant) and weight decay (no decay ever on
                        biases and 1-D norm parameters).
     ema_m0:            initial EMA momentum; cosine schedule to 1 over all iterations.
-    amp:               "auto" (fp16 autocast + GradScaler on CUDA only), "on" or "off".
+    amp:               "auto" (fp16 autocast + GradScaler on CUDA, off on CPU), "on" (fp16,
+                       CUDA only), "bf16" (bfloat16 autocast, CPU or CUDA) or "off".
     seed:              seeds Python, numpy, torch, the clip sampler and the augmentations.
     num_workers:       DataLoader worker processes (0 = load in the main process).
     device:            "auto" (CUDA when available), "cpu" or "cuda[:k]".
-    evaluate_weights:  which network is exported/evaluated: "target" (EMA teacher) or "online".
+    evaluate_weights:  which network ``model_inference.pt`` holds: "target" (EMA teacher) or "online".
     """
 
-    preset: str = "paper"
+    recipe: str = "paper"
     data: str = "still"
     split: str = "train"
+    val_fraction: float = 0.2
+    val_every: int | None = None
+    val_seconds: float | None = 30.0
     T: int = 300
     batch_size: int = 12
+    accum_steps: int = 1
     epochs: int = 30
     windows_per_video: int = 1
     max_steps: int | None = None
@@ -108,7 +115,7 @@ class TrainConfig:
         if self.T < MIN_T:
             raise ValueError(f"T={self.T} differences is too short: the TS blocks (kernels 9, 7, 5) "
                              f"and the cardiac-band losses need T >= {MIN_T} (at 30 fps)")
-        for name in ("batch_size", "epochs", "windows_per_video"):
+        for name in ("batch_size", "accum_steps", "epochs", "windows_per_video"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -120,19 +127,31 @@ class TrainConfig:
                              f"got {self.optimizer!r}")
         if not 0.0 <= self.ema_m0 <= 1.0:
             raise ValueError(f"ema_m0 must be in [0, 1], got {self.ema_m0}")
-        if self.amp not in ("auto", "on", "off"):
-            raise ValueError(f"amp must be 'auto', 'on' or 'off', got {self.amp!r}")
+        if self.amp not in ("auto", "on", "off", "bf16"):
+            raise ValueError(f"amp must be 'auto', 'on', 'bf16' or 'off', got {self.amp!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.val_every is not None and self.val_every < 1:
+            raise ValueError(f"val_every must be >= 1 or None, got {self.val_every}")
         if self.evaluate_weights not in ("target", "online"):
             raise ValueError(f"evaluate_weights must be 'target' or 'online', got {self.evaluate_weights!r}")
 
-    # ------------------------------------------------------------------ presets / io
+    # ------------------------------------------------------------------ recipes / io
+
+    @property
+    def effective_batch(self) -> int:
+        """Clips per optimiser step."""
+        return self.batch_size * self.accum_steps
 
     @classmethod
-    def preset_config(cls, name: str, **overrides: Any) -> "TrainConfig":
-        """A named preset ("paper", "cpu", "smoke") with optional field overrides."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown training preset {name!r}; choose from {sorted(PRESETS)}")
-        values = {**PRESETS[name], "preset": name, **overrides}
+    def from_recipe(cls, name: str, **overrides: Any) -> "TrainConfig":
+        """A named recipe ("paper", "study", "smoke") with optional field overrides."""
+        if name not in RECIPES:
+            raise ValueError(f"unknown training recipe {name!r}; choose from {sorted(RECIPES)}")
+        values = {**RECIPES[name], "recipe": name, **overrides}
+        for section, kind in (("augment", AugmentConfig), ("loss", LossConfig)):
+            if isinstance(values.get(section), dict):
+                values[section] = kind(**values[section])
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -173,15 +192,15 @@ class TrainConfig:
         return TrainConfig.from_dict(d)
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": dict(T=300, batch_size=12, epochs=30, windows_per_video=1, amp="auto"),
-    "cpu": dict(T=160, batch_size=2, epochs=8, windows_per_video=2, max_steps=120, amp="off",
-                device="cpu"),
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": dict(T=300, batch_size=12, accum_steps=1, epochs=30, windows_per_video=1, amp="auto"),
+    "study": dict(T=160, batch_size=2, accum_steps=6, epochs=1000, windows_per_video=1, max_steps=70,
+                  amp="bf16", device="cpu", val_every=10, val_seconds=30.0),
     "smoke": dict(T=32, batch_size=2, epochs=2, windows_per_video=1, max_steps=2, amp="off",
-                  device="cpu"),
+                  device="cpu", val_fraction=0.0),
 }
 
 
-def preset_config(name: str, **overrides: Any) -> TrainConfig:
-    """Shorthand for ``TrainConfig.preset_config(name, **overrides)``."""
-    return TrainConfig.preset_config(name, **overrides)
+def recipe(name: str, **overrides: Any) -> TrainConfig:
+    """Shorthand for ``TrainConfig.from_recipe(name, **overrides)``."""
+    return TrainConfig.from_recipe(name, **overrides)

@@ -1,37 +1,48 @@
-"""Label-free SSPD training: EMA-teacher self-distillation (sspd-method.md §5–§7).
+"""Label-free SSPD training: EMA-teacher self-distillation.
 
-One iteration:
+One optimiser step (``train_step``), for each of ``accum_steps`` micro-batches:
 
-    clip X (B,T+1,151,151,3) uint8   --LGA+MDM-->   V_m (online), V_o (target)   (B,3,T,128,128)
-    y_O, H_O = online(V_m);   with no_grad: y_T, H_T = target(V_o)   (target in *train* mode)
-    L = sspd_loss(online, target, fs)   (fs from the data, never hard-coded)
-    backward, Adam step, then theta_T <- m_k theta_T + (1 - m_k) theta_O  (parameters only)
+    clips X (B,T+1,151,151,3) uint8   --LGA+MDM-->   V_m (student), V_o (teacher)   (B,3,T,128,128)
+    y_O, H_O = online(V_m);   with no_grad: y_T, H_T = target(V_o)   (teacher in *train* mode)
+    L = sspd_loss(online, target, fs) / accum_steps;  L.backward()      (losses in float32)
 
-Files in ``out_dir`` (only rank 0 writes):
+then one Adam step and the EMA update theta_T <- m_k theta_T + (1 - m_k) theta_O (parameters only).
+
+The loop (``train``) reads top to bottom::
+
+    run = setup(...)                          networks, optimiser, clip stream, logs; resumes
+    for step in range(run.step, run.total_steps):
+        if validation is due: validate        teacher and student on the validation fold
+        train_step(run, step)
+        if a checkpoint is due: save_checkpoint
+    validate; save_checkpoint; export          final curves and weights
+
+Every random draw (which clip, which window, crop, flips, mask) is a pure function of
+(seed, step, micro-batch, rank), so a run resumed from any checkpoint gives bit-identical
+weights to an uninterrupted one on CPU.
+
+Files in ``out_dir`` (only rank 0 writes; every file atomically):
     config.json, manifest.json      what was run, with which code, seed and machine
-                                    (manifest_resumed_epochNNN.json for each resumption)
-    train_log.csv                   every loss term of every iteration (appended, flushed)
-    checkpoint.pt                   after every epoch (atomic): online, target, optimiser,
-                                    scaler, epoch, global step, config, RNG states
-    model_inference.pt              at the end: the evaluated network's inference weights
-                                    (plain state_dict, official key layout; EMA teacher by default)
-    model_inference_online.pt       the online network's inference weights, for comparison
+                                    (manifest_resumed_stepNNNN.json for each resumption)
+    train_log.csv                   every loss term of every optimiser step
+    val_log.csv, val_videos.csv     validation summaries (per step and network) and per-video rows
+    checkpoint.pt                   online, target, optimiser, scaler, step, best validation
+    model_initial.pt                the run's initial weights (the fair "untrained" control)
+    model_best.pt                   the teacher with the lowest validation MAE (+ best.json)
+    model_inference.pt              the last teacher (the paper's choice; "online" on request)
+    model_inference_online.pt       the last student
+    model_target_s3m.pt             the last teacher with its S3M (for self-similarity figures)
 
-``resume=True`` continues from ``checkpoint.pt`` and gives bit-identical weights to
-an uninterrupted run on CPU: the clip sampler and the augmentation generator are
-re-seeded from (seed, epoch, rank) at every epoch, so the state at an epoch
-boundary is fully described by the checkpoint.
-
-Under ``torchrun`` (WORLD_SIZE > 1) the online network is wrapped in
-DistributedDataParallel (gloo on CPU, nccl on CUDA), the windows are split by a
-DistributedSampler, and the teacher's BatchNorm buffers are broadcast from rank 0
-after each step (as DDP does for the online network) so every rank holds the same
-teacher.
+Under ``torchrun`` (WORLD_SIZE > 1) the online network is wrapped in DistributedDataParallel
+(gloo on CPU, nccl on CUDA); each rank draws its own clips of every micro-batch and the teacher's
+BatchNorm buffers are broadcast from rank 0 after each step, so every rank holds the same teacher.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import json
 import math
 import os
 import random
@@ -41,12 +52,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader
-from torch.utils.data.distributed import DistributedSampler
 
 from sspd.augment import local_global_views
+from sspd.data.dataset import ClipStream
 from sspd.errors import DataError, SSPDError
 from sspd.io import atomic_torch_save, atomic_write_json, atomic_write_text, manifest
 from sspd.losses import sspd_loss
@@ -54,12 +65,16 @@ from sspd.model import SSPD, inference_state_dict
 from sspd.train.config import TrainConfig
 from sspd.train.ema import ema_momentum, ema_update, make_target
 
-__all__ = ["train", "TrainResult", "NonFiniteLossError", "load_entries", "CHECKPOINT", "LOG",
-           "INFERENCE_WEIGHTS"]
+__all__ = ["train", "train_step", "setup", "Run", "TrainResult", "NonFiniteLossError", "training_entries",
+           "CHECKPOINT", "LOG", "VAL_LOG", "INFERENCE_WEIGHTS", "BEST_WEIGHTS", "INITIAL_WEIGHTS"]
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "train_log.csv"
+VAL_LOG = "val_log.csv"
+VAL_VIDEOS = "val_videos.csv"
 INFERENCE_WEIGHTS = "model_inference.pt"
+BEST_WEIGHTS = "model_best.pt"
+INITIAL_WEIGHTS = "model_initial.pt"
 
 
 class NonFiniteLossError(SSPDError, FloatingPointError):
@@ -72,14 +87,14 @@ class TrainResult:
 
     out_dir: Path
     checkpoint: Path
-    inference_weights: Path | None   # None when the run stopped early (stop_after_epoch)
+    inference_weights: Path | None   # None when the run stopped early (stop_after_step)
     log: Path
-    epochs_done: int
     steps_done: int
     total_steps: int
-    resumed_from_epoch: int | None
+    resumed_from_step: int | None
     seconds: float
     last_losses: dict = field(default_factory=dict)
+    best: dict | None = None          # {"step", "MAE"} of the best validated teacher
     online: torch.nn.Module | None = field(default=None, repr=False)   # the trained networks (in memory)
     target: torch.nn.Module | None = field(default=None, repr=False)
 
@@ -87,57 +102,20 @@ class TrainResult:
 # ----------------------------------------------------------------------------- data
 
 
-def load_entries(config: TrainConfig) -> list:
-    """The cache entries of the training split.
+def training_entries(config: TrainConfig, progress: bool = False) -> tuple[list, list]:
+    """(fit entries, validation entries) of ``config.data`` / ``config.split``.
 
-    ``config.data`` is a clip-cache folder, or a dataset/preset name whose cache
-    lives in ``sspd.paths.cache_dir()/<name>``. ``config.split`` selects the
-    subjects from the preset's subject-exclusive split ("all" = every cached video).
+    With ``split="train"`` the validation fold is carved from the training subjects
+    (:mod:`sspd.data.splits`); with ``split="all"`` or ``val_fraction=0`` there is none.
     """
-    from sspd.data.cache import load_cache
-    from sspd.paths import cache_dir
+    from sspd.data.splits import dataset_entries
 
-    data = Path(config.data).expanduser()
-    candidates = [data] if data.is_dir() else [cache_dir() / config.data]
-    folder = next((c for c in candidates if c.is_dir()), None)
-    if folder is None:
-        raise DataError(candidates[0], f"no clip cache for {config.data!r}: build it first with "
-                        f"`python -m sspd preprocess` (or pass a cache folder as --data)")
-    subjects = None if config.split == "all" else _split_subjects(config.data, folder, config.split)
-    entries = load_cache(folder, subjects=subjects)
-    if len(entries) == 0:
-        raise DataError(folder, f"the cache holds no videos of split {config.split!r}")
-    return entries
-
-
-def _split_subjects(name: str, folder: Path, split: str) -> list[str]:
-    """Subjects of ``split`` from the committed split file ``data/splits/<name>.json``.
-
-    Looked up under the --data name and under the cache folder's name. No split
-    file is an error (never silently train on test subjects); ``split="all"``
-    trains on every cached video.
-    """
-    from sspd.data.synthetic import load_split
-
-    tried = []
-    for key in dict.fromkeys((Path(name).name, folder.name)):
-        try:
-            splits = load_split(key)
-        except DataError as err:
-            tried.append(str(err.path))
-            continue
-        if split not in splits or not isinstance(splits[split], list):
-            raise DataError(_split_path(key), f"split {split!r} not in this split file (has "
-                            f"{sorted(k for k, v in splits.items() if isinstance(v, list))})")
-        return [str(s) for s in splits[split]]
-    raise DataError(folder, f"no subject split file for {name!r} (looked for {tried}); add one, or "
-                    f"pass split='all' (--split all) to train on every cached video")
-
-
-def _split_path(key: str) -> Path:
-    from sspd.paths import splits_dir
-
-    return splits_dir() / f"{key}.json"
+    if config.split == "all" or config.val_fraction == 0.0 or config.split != "train":
+        entries, _ = dataset_entries(config.data, config.split, progress=progress)
+        return entries, []
+    fit, _ = dataset_entries(config.data, "fit", val_fraction=config.val_fraction, progress=progress)
+    val, _ = dataset_entries(config.data, "val", val_fraction=config.val_fraction, progress=progress)
+    return fit, val
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -184,9 +162,9 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    # Distinct, reproducible stream per (run seed, epoch, rank).
-    return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % (2**63 - 1)
+def _augment_seed(seed: int, step: int, micro: int, rank: int) -> int:
+    # Distinct, reproducible stream per (run seed, optimiser step, micro-batch, rank).
+    return (seed * 1_000_003 + step * 7_919 + micro * 613 + rank * 104_729) % (2**63 - 1)
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -200,31 +178,9 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _rng_states() -> dict:
-    """Python, numpy and torch RNG states as plain types/tensors (loadable with weights_only=True)."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    states = {"python": random.getstate(),
-              "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
-                        float(gauss)),
-              "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _set_rng_states(states: dict) -> None:
-    version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, gauss_np = states["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss_np))
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
 # Fields that may change between an interrupted run and its resumption without
 # changing the result.
-_RESUME_FREE = {"num_workers", "device"}
+_RESUME_FREE = {"num_workers", "device", "val_every", "val_seconds"}
 
 
 def _load_checkpoint(path: Path) -> dict:
@@ -232,7 +188,7 @@ def _load_checkpoint(path: Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise DataError(path, f"cannot read the training checkpoint ({type(exc).__name__}: {exc})") from exc
-    missing = {"online", "target", "optimizer", "epoch", "global_step", "config", "rng"} - set(ckpt)
+    missing = {"online", "target", "optimizer", "step", "config"} - set(ckpt)
     if missing:
         raise DataError(path, f"not an SSPD training checkpoint (missing {sorted(missing)})")
     return ckpt
@@ -285,51 +241,52 @@ def _csv_text(fields: list[str], rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-# ----------------------------------------------------------------------------- train
+# ----------------------------------------------------------------------------- the run
 
 
-def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progress: bool = True,
-          stop_after_epoch: int | None = None, entries: list | None = None) -> TrainResult:
-    """Train SSPD without labels; see the module docstring for what is written.
+@dataclass
+class Run:
+    """Everything the loop touches, built by :func:`setup`."""
 
-    config:           TrainConfig (``TrainConfig.preset_config("cpu")`` etc.).
-    out_dir:          run folder (created). Files are written atomically by rank 0.
-    resume:           continue from ``out_dir/checkpoint.pt`` when present. With
-                      ``resume=False`` an existing run in ``out_dir`` is an error (a
-                      finished run is never overwritten).
-    progress:         tqdm progress bar on rank 0.
-    stop_after_epoch: stop once this many epochs are done (e.g. to split a long run
-                      into sessions); the EMA schedule still spans the whole run.
-    entries:          cache entries to train on instead of ``load_entries(config)``.
-
-    Raises NonFiniteLossError if the loss becomes NaN/inf (``checkpoint.pt`` keeps
-    the last good epoch).
-    """
-    t_start = time.time()
-    out_dir = Path(out_dir)
-    use_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
-    d = _init_distributed(use_cuda)
-    try:
-        return _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_start)
-    finally:
-        if d.created:
-            dist.destroy_process_group()
+    config: TrainConfig
+    out_dir: Path
+    dist: _Dist
+    device: torch.device
+    online: torch.nn.Module          # the student
+    model: torch.nn.Module           # the student, DDP-wrapped when WORLD_SIZE > 1
+    target: torch.nn.Module          # the EMA teacher
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    autocast_dtype: torch.dtype | None
+    stream: ClipStream
+    val_clips: list
+    step: int                        # optimiser steps done
+    total_steps: int
+    resumed_from: int | None
+    best: dict | None
+    log: "_CsvLog | None"
 
 
-def _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_start) -> TrainResult:
-    from sspd.data.dataset import ClipDataset
+def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    if config.amp == "bf16":
+        return torch.bfloat16
+    if config.amp == "on" and device.type != "cuda":
+        raise ValueError("amp='on' (fp16) needs a CUDA device; use amp='bf16' on CPU")
+    if config.amp == "on" or (config.amp == "auto" and device.type == "cuda"):
+        return torch.float16
+    return None
 
+
+def setup(config: TrainConfig, out_dir: Path, resume: bool, entries: list | None,
+          val_entries: list | None, d: _Dist) -> Run:
+    """Networks, optimiser and data of a fresh or resumed run; writes config and manifest."""
     device = _device(config, d)
     if device.type == "cuda" and d.world > 1:
         torch.cuda.set_device(device)  # NCCL collectives run on the current device
-    amp = config.amp == "on" or (config.amp == "auto" and device.type == "cuda")
-    if amp and device.type != "cuda":
-        raise ValueError("amp='on' needs a CUDA device (fp16 autocast is off on CPU)")
     if config.batch_size % d.world:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by {d.world} processes")
-    ckpt_path, log_path = out_dir / CHECKPOINT, out_dir / LOG
-
-    # ---- resume or fresh start
+    dtype = _autocast_dtype(config, device)
+    ckpt_path = out_dir / CHECKPOINT
     ckpt = None
     if ckpt_path.exists():
         if not resume:
@@ -342,141 +299,224 @@ def _train(config, out_dir, resume, progress, stop_after_epoch, entries, d, t_st
     online = SSPD(s3m=True).to(device)        # init from the seeded global RNG: same on all ranks
     target = make_target(online)              # exact copy, no grad, stays in train mode
     optimizer = torch.optim.Adam(_param_groups(online, config.weight_decay), lr=config.lr)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    if d.main and ckpt is None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_torch_save(out_dir / INITIAL_WEIGHTS, _cpu(inference_state_dict(online)))
 
-    # ---- data: windows split over ranks by a seeded sampler (same order on resume)
     if entries is None:
-        entries = load_entries(config)
-    dataset = ClipDataset(entries, n_frames=config.T + 1, windows_per_video=config.windows_per_video,
-                          seed=config.seed, random_start=True)
-    sampler = DistributedSampler(dataset, num_replicas=d.world, rank=d.rank, shuffle=True,
-                                 seed=config.seed, drop_last=False)
-    loader = DataLoader(dataset, batch_size=config.batch_size // d.world, sampler=sampler,
-                        num_workers=config.num_workers, pin_memory=device.type == "cuda",
-                        drop_last=False)
-    steps_per_epoch = len(loader)
-    total_steps = config.epochs * steps_per_epoch
+        entries, val_entries = training_entries(config)
+    stream = ClipStream(entries, n_frames=config.T + 1, seed=config.seed,
+                        windows_per_video=config.windows_per_video)
+    total = math.ceil(config.epochs * stream.clips_per_epoch / (config.effective_batch))
     if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    epochs = math.ceil(total_steps / steps_per_epoch)
+        total = min(total, config.max_steps)
+    from sspd.train.validate import validation_clips
 
-    start_epoch, global_step = 0, 0
+    val_clips = validation_clips(val_entries or [], config.val_seconds) if config.val_every else []
+
+    step, best = 0, None
     if ckpt is not None:
         online.load_state_dict(ckpt["online"])
         target.load_state_dict(ckpt["target"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
-        start_epoch, global_step = ckpt["epoch"], ckpt["global_step"]
-        _set_rng_states(ckpt["rng"])
+        step, best = ckpt["step"], ckpt.get("best")
 
     model = online
     if d.world > 1:
-        # Every parameter gets a gradient (predictor from L_RPD through sg(F), backbone
-        # and S3M from the similarity losses) unless a loss term is switched off.
         model = torch.nn.parallel.DistributedDataParallel(
             online, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=_may_leave_unused(config))
 
+    log = None
     if d.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out_dir / "config.json", config.to_dict())
         # The first session's manifest is kept; each resumption adds its own.
-        man_name = "manifest.json" if ckpt is None else f"manifest_resumed_epoch{start_epoch:03d}.json"
-        atomic_write_json(out_dir / man_name, manifest(
-            config.to_dict(), config.seed, seeds={"python": config.seed, "numpy": config.seed,
-                                                 "torch": config.seed, "sampler": config.seed,
-                                                 "augment": "seed*1000003 + epoch*7919 + rank*104729"},
-            world_size=d.world, device=str(device), amp=amp, n_videos=len(entries),
-            windows_per_epoch=len(dataset), steps_per_epoch=steps_per_epoch,
-            total_steps=total_steps, resumed_from_epoch=start_epoch if ckpt else None))
-        # Rows of iterations after the checkpoint (a crash mid-epoch) are re-done: drop them.
-        log = _CsvLog(log_path, keep_below_step=global_step)
-    else:
-        log = None
+        name = "manifest.json" if ckpt is None else f"manifest_resumed_step{step:04d}.json"
+        atomic_write_json(out_dir / name, manifest(
+            config.to_dict(), config.seed, world_size=d.world, device=str(device),
+            autocast=None if dtype is None else str(dtype).replace("torch.", ""),
+            n_videos=len(stream.entries), n_val_videos=len(val_clips),
+            fit_subjects=sorted({str(e.subject) for e in stream.entries}),
+            val_subjects=sorted({str(c.subject) for c in val_clips}),
+            clips_per_epoch=stream.clips_per_epoch, effective_batch=config.effective_batch,
+            total_steps=total, resumed_from_step=step if ckpt else None))
+        # Rows of steps after the checkpoint (a crash mid-way) are re-done: drop them.
+        log = _CsvLog(out_dir / LOG, keep_below_step=step)
+        for name in (VAL_LOG, VAL_VIDEOS):
+            _CsvLog(out_dir / name, keep_below_step=step).close()
+    return Run(config, out_dir, d, device, online, model, target, optimizer, scaler, dtype, stream,
+               val_clips, step, total, step if ckpt else None, best, log)
 
-    bar = None
-    if progress and d.main:
-        from tqdm import tqdm
-        bar = tqdm(total=total_steps, initial=global_step, desc="SSPD train", unit="it")
 
-    generator = torch.Generator()
-    last_terms: dict = {}
-    epoch = start_epoch
+def train_step(run: Run, step: int) -> dict:
+    """One optimiser step over ``accum_steps`` micro-batches; returns the mean loss terms."""
+    cfg, d = run.config, run.dist
+    per_rank = cfg.batch_size // d.world
+    run.optimizer.zero_grad(set_to_none=True)
+    sums: dict[str, float] = {}
+    for micro in range(cfg.accum_steps):
+        first = ((step * cfg.accum_steps + micro) * d.world + d.rank) * per_rank
+        batch = run.stream.batch(range(first, first + per_rank))
+        fs = _batch_fs(batch)
+        generator = torch.Generator().manual_seed(_augment_seed(cfg.seed, step, micro, d.rank))
+        v_m, v_o = local_global_views(batch["frames"], cfg.augment, generator)
+        v_m, v_o = v_m.to(run.device), v_o.to(run.device)
+        # gradients are synchronised across ranks only on the last micro-batch
+        sync = micro == cfg.accum_steps - 1 or d.world == 1
+        with (contextlib.nullcontext() if sync else run.model.no_sync()):
+            with torch.autocast(run.device.type, dtype=run.autocast_dtype or torch.float32,
+                                enabled=run.autocast_dtype is not None):
+                out_online = run.model(v_m)
+                with torch.no_grad():
+                    out_target = run.target(v_o)
+            # losses in float32 (FFT lengths are not powers of two; the cosine SSM has no eps)
+            loss, terms = sspd_loss(_to_float(out_online), _to_float(out_target), fs, cfg.loss)
+            _check_finite(loss, terms, d, step, run.out_dir / CHECKPOINT)
+            run.scaler.scale(loss / cfg.accum_steps).backward()
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v / cfg.accum_steps
+        sums["fs"] = fs
+    if run.scaler.is_enabled():
+        run.scaler.unscale_(run.optimizer)
+    sums["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(run.online.parameters(), float("inf")))
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    sums["momentum"] = ema_momentum(step, run.total_steps, cfg.ema_m0)
+    ema_update(run.target, run.online, sums["momentum"])
+    if d.world > 1:
+        # Each rank updated its BatchNorm running stats on its own clips; keep rank 0's everywhere
+        # so all ranks hold identical networks at every checkpoint.
+        for buf in [*run.online.buffers(), *run.target.buffers()]:
+            dist.broadcast(buf, src=0)
+    return sums
+
+
+def run_validation(run: Run, step: int) -> dict | None:
+    """Validate teacher and student at ``step`` (rank 0); keep the best teacher. Returns its row."""
+    if not run.val_clips or not run.dist.main:
+        return None
+    from sspd.train.validate import validate
+
+    result = validate({"teacher": run.target, "student": run.online}, run.val_clips, step, run.device)
+    _append_csv(run.out_dir / VAL_LOG, result.summary)
+    _append_csv(run.out_dir / VAL_VIDEOS, result.videos)
+    teacher = result.summary.set_index("network").loc["teacher"]
+    if np.isfinite(teacher["MAE"]) and (run.best is None or teacher["MAE"] < run.best["MAE"]):
+        run.best = {"step": int(step), "MAE": float(teacher["MAE"]), "r": float(teacher["r"])}
+        atomic_torch_save(run.out_dir / BEST_WEIGHTS, _cpu(inference_state_dict(run.target)))
+        atomic_write_json(run.out_dir / "best.json", {**run.best, "selected_by": "validation windowed MAE",
+                                                      "network": "teacher"})
+    return teacher.to_dict()
+
+
+def save_checkpoint(run: Run, step: int) -> None:
+    if run.dist.main:
+        atomic_torch_save(run.out_dir / CHECKPOINT, {
+            "online": run.online.state_dict(), "target": run.target.state_dict(),
+            "optimizer": run.optimizer.state_dict(), "scaler": run.scaler.state_dict(),
+            "step": step, "total_steps": run.total_steps, "best": run.best,
+            "config": run.config.to_dict()})
+
+
+def export(run: Run) -> Path | None:
+    """Inference weights of the finished run (rank 0); see the module docstring for the files."""
+    if not run.dist.main:
+        return None
+    out = run.out_dir
+    chosen = run.target if run.config.evaluate_weights == "target" else run.online
+    weights = atomic_torch_save(out / INFERENCE_WEIGHTS, _cpu(inference_state_dict(chosen)))
+    atomic_torch_save(out / "model_inference_online.pt", _cpu(inference_state_dict(run.online)))
+    atomic_torch_save(out / "model_target_s3m.pt", _cpu(run.target.state_dict()))
+    return weights
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progress: bool = True,
+          stop_after_step: int | None = None, entries: list | None = None,
+          val_entries: list | None = None) -> TrainResult:
+    """Train SSPD without labels; see the module docstring for what is written.
+
+    config:          ``TrainConfig.from_recipe("study", data="easy-full")`` etc.
+    out_dir:         run folder (created).
+    resume:          continue from ``out_dir/checkpoint.pt`` when present; with ``resume=False``
+                     an existing run is an error (a finished run is never overwritten).
+    progress:        tqdm progress bar on rank 0.
+    stop_after_step: stop once this many steps are done (to split a run over sessions); the
+                     EMA schedule still spans the whole run.
+    entries, val_entries: cache entries to fit and validate on instead of
+                     :func:`training_entries` (``config.data``/``config.split``).
+    Raises NonFiniteLossError if the loss becomes NaN/inf (``checkpoint.pt`` keeps the last
+    good state).
+    """
+    t_start = time.time()
+    out_dir = Path(out_dir)
+    use_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
+    d = _init_distributed(use_cuda)
     try:
-        for epoch in range(start_epoch, epochs):
-            if stop_after_epoch is not None and epoch >= stop_after_epoch:
-                break
-            sampler.set_epoch(epoch)
-            dataset.set_epoch(epoch)
-            generator.manual_seed(_epoch_seed(config.seed, epoch, d.rank))
-            online.train()
-            target.train()  # faithful: teacher BatchNorm uses batch statistics (§5, quirk 10)
-            for step_in_epoch, batch in enumerate(loader):
-                if global_step >= total_steps:
+        run = setup(config, out_dir, resume, entries, val_entries, d)
+        start, every = run.step, config.val_every
+        ckpt_every = every or max(1, run.total_steps // 10)
+        bar = None
+        if progress and d.main:
+            from tqdm import tqdm
+            bar = tqdm(total=run.total_steps, initial=start, desc="SSPD train", unit="step")
+        terms: dict = {}
+        try:
+            for step in range(start, run.total_steps):
+                if stop_after_step is not None and step >= stop_after_step:
                     break
+                if every and step % every == 0:
+                    run_validation(run, step)
                 t0 = time.time()
-                fs = _batch_fs(batch)
-                v_m, v_o = local_global_views(batch["frames"], config.augment, generator)
-                v_m = v_m.to(device, non_blocking=True)
-                v_o = v_o.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                    out_online = model(v_m)
-                    with torch.no_grad():
-                        out_target = target(v_o)
-                # Losses in fp32 (FFT lengths are not powers of two; the cosine SSM has no eps).
-                loss, terms = sspd_loss(_to_float(out_online), _to_float(out_target), fs, config.loss)
-                _check_finite(loss, terms, d, epoch, global_step, ckpt_path)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                m = ema_momentum(global_step, total_steps, config.ema_m0)
-                ema_update(target, online, m)
-                if d.world > 1:
-                    # Each rank updated its BatchNorm running stats on its own batch; keep
-                    # rank 0's everywhere (DDP would broadcast them at the next forward anyway)
-                    # so all ranks hold identical networks at every checkpoint.
-                    for buf in [*online.buffers(), *target.buffers()]:
-                        dist.broadcast(buf, src=0)
-                last_terms = {k: float(v) for k, v in terms.items()}
-                if log is not None:
-                    log.write({"step": global_step, "epoch": epoch, "step_in_epoch": step_in_epoch,
-                               "fs": round(fs, 4), "momentum": m, "lr": optimizer.param_groups[0]["lr"],
-                               **last_terms, "seconds": round(time.time() - t0, 3)})
-                global_step += 1
+                terms = train_step(run, step)
+                if run.log is not None:
+                    run.log.write({"step": step, "lr": run.optimizer.param_groups[0]["lr"], **terms,
+                                   "seconds": round(time.time() - t0, 3)})
+                run.step = step + 1
+                if run.step % ckpt_every == 0 or run.step == run.total_steps:
+                    save_checkpoint(run, run.step)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{last_terms['loss']:.4f}", epoch=epoch)
-            if d.main:
-                atomic_torch_save(ckpt_path, {
-                    "online": online.state_dict(), "target": target.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                    "epoch": epoch + 1, "global_step": global_step, "total_steps": total_steps,
-                    "config": config.to_dict(), "rng": _rng_states()})
-            epoch += 1
-            if global_step >= total_steps:
-                break
+                    bar.set_postfix(loss=f"{terms['loss']:.4f}")
+        finally:
+            if bar is not None:
+                bar.close()
+            if run.log is not None:
+                run.log.close()
+        weights = None
+        if run.step >= run.total_steps:
+            if every and not _validated_at(out_dir, run.step):
+                run_validation(run, run.step)
+                save_checkpoint(run, run.step)
+            weights = export(run)
+        if d.world > 1:
+            dist.barrier()
+        return TrainResult(out_dir=out_dir, checkpoint=out_dir / CHECKPOINT, inference_weights=weights,
+                           log=out_dir / LOG, steps_done=run.step, total_steps=run.total_steps,
+                           resumed_from_step=run.resumed_from, seconds=time.time() - t_start,
+                           last_losses=terms, best=run.best, online=run.online, target=run.target)
     finally:
-        if bar is not None:
-            bar.close()
-        if log is not None:
-            log.close()
+        if d.created:
+            dist.destroy_process_group()
 
-    finished = global_step >= total_steps
-    weights = None
-    if finished and d.main:
-        chosen = target if config.evaluate_weights == "target" else online
-        weights = atomic_torch_save(out_dir / INFERENCE_WEIGHTS, _cpu(inference_state_dict(chosen)))
-        atomic_torch_save(out_dir / "model_inference_online.pt", _cpu(inference_state_dict(online)))
-        if config.evaluate_weights == "online":
-            atomic_torch_save(out_dir / "model_inference_target.pt", _cpu(inference_state_dict(target)))
-    if d.world > 1:
-        dist.barrier()
-    return TrainResult(out_dir=out_dir, checkpoint=ckpt_path, inference_weights=weights, log=log_path,
-                       epochs_done=epoch, steps_done=global_step, total_steps=total_steps,
-                       resumed_from_epoch=start_epoch if ckpt is not None else None,
-                       seconds=time.time() - t_start, last_losses=last_terms, online=online,
-                       target=target)
+
+def _validated_at(out_dir: Path, step: int) -> bool:
+    path = out_dir / VAL_LOG
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    return bool((pd.read_csv(path)["step"] == step).any())
+
+
+def _append_csv(path: Path, df: pd.DataFrame) -> None:
+    """Append rows to a CSV atomically (rewrites the small file)."""
+    old = pd.read_csv(path) if path.exists() and path.stat().st_size > 0 else None
+    both = df if old is None else pd.concat([old, df], ignore_index=True)
+    atomic_write_text(path, both.to_csv(index=False))
 
 
 def _may_leave_unused(config: TrainConfig) -> bool:
@@ -494,7 +534,7 @@ def _may_leave_unused(config: TrainConfig) -> bool:
 
 def _batch_fs(batch: dict) -> float:
     """Frame rate of the batch in Hz (the losses' band bins depend on it)."""
-    fps = torch.as_tensor(batch["fps"], dtype=torch.float64)
+    fps = batch["fps"]
     if not torch.all(torch.isfinite(fps)) or torch.any(fps <= 0):
         raise DataError(None, f"invalid frame rates in batch of subjects {batch.get('subject')}: "
                         f"{fps.tolist()}")
@@ -510,7 +550,7 @@ def _to_float(out):
                                z0=None if out.z0 is None else out.z0.float())
 
 
-def _check_finite(loss, terms, d: _Dist, epoch: int, step: int, ckpt_path: Path) -> None:
+def _check_finite(loss, terms, d: _Dist, step: int, ckpt_path: Path) -> None:
     bad = torch.tensor([0.0 if bool(torch.isfinite(loss.detach())) else 1.0], device=loss.device)
     if d.world > 1:
         dist.all_reduce(bad)  # every rank stops together
@@ -518,7 +558,7 @@ def _check_finite(loss, terms, d: _Dist, epoch: int, step: int, ckpt_path: Path)
         kept = (f"the last good checkpoint is {ckpt_path}" if ckpt_path.exists()
                 else "no checkpoint was written yet (it failed in the first epoch)")
         raise NonFiniteLossError(
-            f"non-finite training loss at step {step} (epoch {epoch}): total={float(loss.detach())}, "
+            f"non-finite training loss at step {step}: total={float(loss.detach())}, "
             f"terms={ {k: float(v) for k, v in terms.items()} }; training stopped, {kept}. "
             f"Try a lower lr, amp='off', or check the input clips.")
 

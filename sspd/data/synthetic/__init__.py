@@ -7,9 +7,9 @@ terms with published results on real datasets.
     >>> video = render_video("still", subject=1, seed=0, duration_s=2)   # (60, 151, 151, 3) uint8 BGR
 """
 from .generator import GENERATOR_VERSION, SyntheticVideo, render_video
-from .presets import PRESETS, TASKS, Preset, get_preset, load_split
+from .presets import DATASET_SIZES, PRESETS, TASKS, Preset, get_preset
 from .storage import (discover, export_pure, export_ubfc2, generate_dataset, read_synthetic, write_video)
 
-__all__ = ["GENERATOR_VERSION", "PRESETS", "TASKS", "Preset", "SyntheticVideo", "discover", "export_pure",
-           "export_ubfc2", "generate_dataset", "get_preset", "load_split", "read_synthetic", "render_video",
+__all__ = ["GENERATOR_VERSION", "DATASET_SIZES", "PRESETS", "TASKS", "Preset", "SyntheticVideo", "discover", "export_pure",
+           "export_ubfc2", "generate_dataset", "get_preset", "read_synthetic", "render_video",
            "write_video"]

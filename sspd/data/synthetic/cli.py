@@ -18,8 +18,11 @@ DEFAULT_SET = ("still", "motion", "hard")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="default", choices=("default", "still", "motion", "hard", "easy"),
-                        help="preset to render ('default' = still, motion and hard)")
+    from .presets import PRESETS
+
+    parser.add_argument("--preset", default="default", choices=("default", *PRESETS),
+                        help="preset to render ('default' = still, motion and hard; '<name>-full' = "
+                             "the dataset-sized version)")
     parser.add_argument("--out", type=Path, default=None, help="output root (default: data/synthetic)")
     parser.add_argument("--if-missing", action="store_true",
                         help="return at once when every requested video is already present")

@@ -13,8 +13,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sspd.errors import DataError
-from sspd.paths import splits_dir
 
 #: What a task changes relative to the preset: motion profile, talking, light scenario, HR kind, scale.
 TASKS = {
@@ -195,6 +193,19 @@ PRESETS["easy"] = dataclasses.replace(
     A_G=(0.005, 0.015), flicker=(0.0, 0.0), screen_amp=(0.0, 0.0), n_sat=(8000.0, 16000.0))
 
 
+# Dataset-sized presets ("<name>-full"): each stands in for the real dataset at its size, for
+# training at study scale. The default book build uses the 20-subject, 20-s presets above.
+#   still-full, easy-full: UBFC-rPPG DATASET_2, 42 subjects of about 1 min (30 train / 12 test);
+#   motion-full: PURE, 10 people x 6 tasks of 1 min = 60 videos (every synthetic video is its own
+#                person, so 60 subjects with the six tasks in turn);
+#   hard-full:   a VIPL-HR-like set, 100 videos of 30 s (VIPL-HR: 2,378 videos of 107 people).
+DATASET_SIZES = {"still": (42, 60.0), "easy": (42, 60.0), "motion": (60, 60.0), "hard": (100, 30.0)}
+for _name, (_n, _seconds) in DATASET_SIZES.items():
+    PRESETS[f"{_name}-full"] = dataclasses.replace(
+        PRESETS[_name], name=f"{_name}-full", n_subjects=_n, duration_s=_seconds,
+        description=f"{PRESETS[_name].description} (dataset size: {_n} x {_seconds:g} s)")
+
+
 def get_preset(preset: "str | Preset") -> Preset:
     """A :class:`Preset` by name (or the object itself)."""
     if isinstance(preset, Preset):
@@ -202,20 +213,3 @@ def get_preset(preset: "str | Preset") -> Preset:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     return PRESETS[preset]
-
-
-def load_split(preset: str, folder=None) -> dict:
-    """The committed subject-exclusive split ``data/splits/<preset>.json``: {"preset", "train", "test", "note"}."""
-    path = (splits_dir() if folder is None else folder) / f"{preset}.json"
-    try:
-        split = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "split file missing") from None
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"split file is not valid JSON ({err})") from None
-    for k in ("train", "test"):
-        if not isinstance(split.get(k), list):
-            raise DataError(path, f"split has no list {k!r}")
-    if set(split["train"]) & set(split["test"]):
-        raise DataError(path, "train and test share subjects")
-    return split

@@ -174,25 +174,62 @@ def power_spectrum(x, fs: float, nfft=None, window: str | None = "hamming",
                                     detrend="constant", scaling="density")
 
 
-def _peak_in_band(freqs: np.ndarray, psd: np.ndarray, band, fs: float) -> float:
+def _peak_in_band(freqs: np.ndarray, psd: np.ndarray, band, fs: float,
+                  subharmonic_ratio: float | None = None) -> float:
+    """HR (bpm) at the spectral maximum in ``band``; optionally preferring its subharmonic.
+
+    With ``subharmonic_ratio`` = rho, when the band also holds f_p / 2 (f_p the maximum) and the
+    largest power within +-8 % of f_p / 2 is at least rho times the power at f_p, that lower
+    peak is returned instead: the maximum was the second harmonic. See :func:`subharmonic_peak`.
+    """
     lo, hi = _check_band(band, fs)
     sel = (freqs >= lo) & (freqs <= hi)
     if not sel.any():
         raise ClipTooShortError(None, f"no spectral bin falls in {lo}-{hi} Hz; the window is too "
                                       "short for this frequency grid")
-    f_sel = freqs[sel]
-    return float(f_sel[np.argmax(psd[sel])] * 60.0)
+    f_sel, p_sel = freqs[sel], psd[sel]
+    f_peak = float(f_sel[np.argmax(p_sel)])
+    if subharmonic_ratio is not None:
+        f_peak = subharmonic_peak(f_sel, p_sel, f_peak, subharmonic_ratio)
+    return f_peak * 60.0
+
+
+SUBHARMONIC_TOLERANCE = 0.08   # search half-width around f/2, relative (HR varies within a window)
+
+
+def subharmonic_peak(freqs: np.ndarray, psd: np.ndarray, f_peak: float, ratio: float) -> float:
+    """``f_peak``, or the peak near ``f_peak / 2`` when that one carries >= ``ratio`` of its power.
+
+    freqs, psd: an in-band spectrum (Hz, power). A pulse's spectrum has its fundamental at the
+    heart rate f and harmonics at 2f, 3f...; a signal whose second harmonic outweighs the
+    fundamental (a differentiated pulse at low heart rates, whose harmonic k is weighted by k)
+    peaks at 2f. Nothing periodic at f/2 exists in a pulse, so real power there, relative to
+    the maximum, marks the maximum as a harmonic. ``ratio`` is chosen on validation data.
+    """
+    if not ratio > 0:
+        raise ValueError(f"subharmonic ratio must be positive, got {ratio}")
+    half = f_peak / 2.0
+    near = np.abs(freqs - half) <= SUBHARMONIC_TOLERANCE * half
+    if not near.any():
+        return f_peak
+    p_peak = float(psd[np.argmin(np.abs(freqs - f_peak))])
+    k = np.flatnonzero(near)[np.argmax(psd[near])]
+    # a local maximum, not the shoulder of the main peak's own leakage
+    is_peak = 0 < k < len(psd) - 1 and psd[k] >= psd[k - 1] and psd[k] >= psd[k + 1]
+    return float(freqs[k]) if is_peak and psd[k] >= ratio * p_peak else f_peak
 
 
 def periodogram_hr(x, fs: float, band=(0.75, 2.5), nfft="pow2", window: str | None = "hamming",
-                   resolution_hz: float | None = None) -> float:
+                   resolution_hz: float | None = None, subharmonic_ratio: float | None = None) -> float:
     """Heart rate (bpm) at the periodogram maximum inside ``band`` (Hz).
 
     No interpolation between bins: the error is at most half a bin, 30·fs/nfft bpm. Use
     ``nfft`` ('pow2' = toolbox) or ``resolution_hz`` (a fixed zero-padded grid) to set the bin.
+    ``subharmonic_ratio``: prefer the peak at half the maximum's frequency when it holds at
+    least this share of the maximum's power (:func:`subharmonic_peak`); None = plain maximum.
     """
     freqs, psd = power_spectrum(x, fs, nfft=nfft, window=window, resolution_hz=resolution_hz)
-    return _peak_in_band(freqs, psd, band, fs)
+    return _peak_in_band(freqs, psd, band, fs, subharmonic_ratio)
 
 
 def welch_hr(x, fs: float, band=(0.65, 4.0), segment_s: float = 8.0, overlap: float = 0.5,

@@ -5,14 +5,7 @@ import pytest
 from sspd import signal as sig
 from sspd.errors import ClipTooShortError, DataError
 
-
-def pulse(hr_bpm, fs, seconds=30.0, harmonic=0.5, phase2=1.0, noise=0.2, seed=0):
-    """A pulse-like signal: fundamental + 2nd harmonic + white noise."""
-    t = np.arange(int(round(seconds * fs))) / fs
-    f = hr_bpm / 60.0
-    rng = np.random.default_rng(seed)
-    return (np.sin(2 * np.pi * f * t) + harmonic * np.sin(4 * np.pi * f * t + phase2)
-            + noise * rng.standard_normal(len(t)))
+from conftest import pulse_signal as pulse  # fundamental + 2nd harmonic + white noise
 
 
 @pytest.mark.parametrize("fs", [25.0, 30.0, 29.97])
@@ -115,3 +108,26 @@ def test_hrv_and_respiration():
     x = (1 + 0.2 * np.sin(2 * np.pi * resp * t)) * np.sin(2 * np.pi * 1.1 * t) + 0.3 * np.sin(2 * np.pi * resp * t)
     assert abs(sig.respiration_rate(x, fs, source="baseline") - 15) < 0.5
     assert abs(sig.respiration_rate(x, fs, source="amplitude") - 15) < 0.5
+
+
+def test_subharmonic_rule_recovers_a_low_heart_rate_from_a_differentiated_pulse():
+    """A 60-bpm pulse, differentiated (as frame differences do), peaks at its second harmonic."""
+    from sspd import signal as sig
+
+    fs, t = 30.0, np.arange(0, 10, 1 / 30.0)
+    f = 1.0
+    pulse = np.sin(2 * np.pi * f * t) + 0.6 * np.sin(2 * np.pi * 2 * f * t - 0.8)
+    derivative = np.gradient(pulse, 1 / fs)                 # harmonic k weighted by 2 pi k f
+    kw = dict(band=(0.667, 3.0), nfft=None, window="hamming", resolution_hz=1 / 180)
+    assert sig.periodogram_hr(derivative, fs, **kw) == pytest.approx(120, abs=1)
+    assert sig.periodogram_hr(derivative, fs, subharmonic_ratio=0.3, **kw) == pytest.approx(60, abs=1)
+    # a pulse whose maximum is its fundamental is left alone, even with a strong 2nd harmonic ...
+    assert sig.periodogram_hr(pulse, fs, subharmonic_ratio=0.3, **kw) == pytest.approx(60, abs=1)
+    # ... and so is a fast pulse whose half frequency holds only noise
+    rng = np.random.default_rng(0)
+    fast = np.sin(2 * np.pi * 2.0 * t) + 0.05 * rng.standard_normal(len(t))
+    assert sig.periodogram_hr(fast, fs, subharmonic_ratio=0.3, **kw) == pytest.approx(120, abs=1)
+    # the threshold decides: a ratio above the subharmonic's share keeps the maximum
+    assert sig.periodogram_hr(derivative, fs, subharmonic_ratio=0.99, **kw) == pytest.approx(120, abs=1)
+    with pytest.raises(ValueError, match="positive"):
+        sig.subharmonic_peak(np.array([1.0, 2.0]), np.array([1.0, 2.0]), 2.0, 0.0)

@@ -313,3 +313,30 @@ def test_ddp_two_cpu_processes_identical_weights(cache_dir, tmp_path):
     assert (out / "checkpoint.pt").is_file() and (out / "model_inference.pt").is_file()
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     assert len(rows) == 2
+
+
+def test_report_scores_every_network_once_and_reuses_pulses(full_run, tmp_path):
+    """The run's networks and GREEN on the same recordings; pulses stored and reused."""
+    from sspd.train import report
+
+    out, _ = full_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    shutil.copy(run / "model_inference.pt", run / "model_best.pt")   # the smoke run has no validation
+    recs = _recordings(n=2, n_frames=360, seed=3)
+    table = report.evaluate_run(run, recs, "toy", networks=("best", "initial"), classic=("green",),
+                                n_boot=20)
+    assert set(table["method"]) == {"sspd-best", "sspd-initial", "green"}
+    assert (table["protocol"] == "windowed").all() and (table["n_subjects"] == 2).all()
+    # the toy pulse is the same in every channel (POS would cancel it) and plain to see
+    assert table.set_index("method").loc["green", "MAE"] < 2.0
+    stored = np.load(run / "eval" / "pulses_best.npz")
+    assert len(stored.files) == 2 and all(len(stored[k]) == 359 for k in stored.files)
+    # a second call reads the stored pulses: tampering with them changes the result
+    tampered = {k: np.random.default_rng(0).standard_normal(359).astype(np.float32) for k in stored.files}
+    np.savez(run / "eval" / "pulses_best.npz", **tampered)
+    again = report.evaluate_run(run, recs, "toy", networks=("best",), classic=(), n_boot=20)
+    assert not np.isclose(again.set_index("method").loc["sspd-best", "MAE"],
+                          table.set_index("method").loc["sspd-best", "MAE"])
+    with pytest.raises(Exception, match="no 'student' network"):
+        report.network_pulses(tmp_path / "empty", "student", recs)

@@ -47,6 +47,9 @@ class Protocol:
     waveform_sign : "per-recording" — the prediction's sign is flipped once per recording when its
         band-passed correlation with the contact BVP is negative (the losses do not fix
         polarity, sspd-method.md §14.12), then waveform r is computed per window; "none".
+    subharmonic_ratio : None (the spectral maximum), or rho: prefer the peak at half the
+        maximum's frequency when it holds at least rho of its power ("fft" only; see
+        :func:`sspd.signal.subharmonic_peak`). Applied to prediction and ground truth alike.
     """
 
     name: str
@@ -63,6 +66,7 @@ class Protocol:
     spectral_window: str | None = "hamming"
     gt_definition: str = "same"
     waveform_sign: str = "per-recording"
+    subharmonic_ratio: float | None = None
     description: str = ""
 
     def __post_init__(self):
@@ -72,6 +76,8 @@ class Protocol:
             raise ValueError(f"gt_definition must be one of {GT_DEFINITIONS}, got {self.gt_definition!r}")
         if self.detrend not in (None, "smoothness"):
             raise ValueError(f"detrend must be None or 'smoothness', got {self.detrend!r}")
+        if self.subharmonic_ratio is not None and self.estimator != "fft":
+            raise ValueError("subharmonic_ratio applies to the 'fft' estimator only")
         if self.waveform_sign not in ("per-recording", "none"):
             raise ValueError(f"waveform_sign must be 'per-recording' or 'none', got {self.waveform_sign!r}")
         lo, hi = self.band
@@ -139,7 +145,8 @@ def estimate_hr(x, fs: float, protocol: Protocol) -> float:
     """Step 4: one HR (bpm) from one already pre-processed window (NaN when undefined)."""
     if protocol.estimator == "fft":
         return sig.periodogram_hr(x, fs, band=protocol.band, nfft=protocol.nfft,
-                                  window=protocol.spectral_window, resolution_hz=protocol.resolution_hz)
+                                  window=protocol.spectral_window, resolution_hz=protocol.resolution_hz,
+                                  subharmonic_ratio=protocol.subharmonic_ratio)
     if protocol.estimator == "welch":
         kw = {} if protocol.resolution_hz is None else {"resolution_hz": protocol.resolution_hz}
         return sig.welch_hr(x, fs, band=protocol.band, **kw)

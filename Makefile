@@ -30,7 +30,7 @@ data: $(STAMP)
 
 book: data
 	rm -rf $(SRC) && mkdir -p $(SRC)
-	cp _config.yml _toc.yml $(SRC)/ && cp -r book $(SRC)/book
+	cp _config.yml _toc.yml $(SRC)/ && cp -r book _static $(SRC)/
 	for nb in $(NOTEBOOKS); do \
 	  echo "papermill $$nb" && \
 	  $(PY) -m papermill --cwd book --log-level WARNING "$$nb" "$(SRC)/$$nb" || exit 1; \

@@ -1,8 +1,8 @@
 """Throughput of the classic rPPG methods on one CPU core.
 
 Prints, measured in one run on a 60-s, 30-fps clip of 151x151 frames (a pulsing
-skin-coloured face on a grey background, drawn here so the benchmark does not
-depend on the synthetic generator):
+skin-coloured face on a grey background, ``sspd.data.toy.skin_patch_clip``, so the
+benchmark does not depend on the synthetic generator):
   (a) ``rgb_traces`` (YCrCb skin mask + spatial mean) in video-seconds per wall-second;
   (b) each method from RGB traces, and end to end from frames (``CLASSIC_METHODS``,
       which includes ``rgb_traces``), in video-seconds per wall-second;
@@ -31,29 +31,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sspd.baselines import CLASSIC_METHODS, TRACE_METHODS, rgb_traces  # noqa: E402
+from sspd.data.toy import skin_patch_clip  # noqa: E402
 
 GOAL_REALTIME = 100.0  # POS and CHROM, from traces
-SKIN_RGB = np.array([0.7682, 0.5121, 0.3841])
-P_BV = np.array([0.33, 0.77, 0.53])
-
-
-def make_clip(seconds: float, fps: float, size: int, hr_bpm: float = 75.0, seed: int = 0) -> np.ndarray:
-    """(N, size, size, 3) uint8 BGR: an elliptical skin patch pulsing at ``hr_bpm``, sigma = 1 DN noise."""
-    rng = np.random.default_rng(seed)
-    n = int(round(seconds * fps))
-    t = np.arange(n) / fps
-    bvp = np.sin(2 * np.pi * hr_bpm / 60 * t)
-    skin_bgr = (200.0 * SKIN_RGB * (1 - 0.005 * bvp[:, None] * P_BV / P_BV[1]))[:, ::-1]  # (N, 3)
-    yy, xx = np.mgrid[:size, :size]
-    face = ((yy - size / 2) / (0.42 * size)) ** 2 + ((xx - size / 2) / (0.32 * size)) ** 2 <= 1
-    out = np.empty((n, size, size, 3), np.uint8)
-    for s in range(0, n, 200):  # chunks keep the float temporaries small
-        e = min(n, s + 200)
-        f = np.full((e - s, size, size, 3), 110.0, np.float32)
-        f[:, face, :] = skin_bgr[s:e, None, :]
-        f += rng.normal(0, 1.0, f.shape).astype(np.float32)
-        out[s:e] = np.clip(np.round(f), 0, 255).astype(np.uint8)
-    return out
 
 
 def best_time(fn, repeats: int) -> float:
@@ -99,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cv2.setNumThreads(1)
 
-    frames = make_clip(args.seconds, args.fps, args.size)
+    # a skin patch pulsing at 75 bpm (fundamental only), sigma = 1 DN noise
+    frames, _ = skin_patch_clip(75.0, args.seconds, args.fps, args.size, harmonic=0.0)
     video_s = len(frames) / args.fps
     print(f"clip: {len(frames)} frames of {args.size}x{args.size}, {video_s:.0f} s at {args.fps:g} fps; "
           f"1 thread; {platform.processor() or platform.machine()}, numpy {np.__version__}, "

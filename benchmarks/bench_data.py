@@ -41,17 +41,12 @@ def _timed(fn, *args, **kwargs):
 
 def _cartoon_frames(n: int, h: int = 480, w: int = 640) -> np.ndarray:
     """Full frames with a drawn face that moves slowly (detectable by the Haar cascade)."""
+    from sspd.data.toy import drawn_face
+
     rng = np.random.default_rng(0)
     frames = np.empty((n, h, w, 3), np.uint8)
     for k in range(n):
-        img = np.full((h, w, 3), 60, np.uint8)
-        cx, cy = w // 2 + int(10 * np.sin(k / 20)), h // 2
-        cv2.ellipse(img, (cx, cy), (90, 120), 0, 0, 360, (150, 170, 200), -1)
-        for ex in (cx - 38, cx + 38):
-            cv2.ellipse(img, (ex, cy - 22), (18, 9), 0, 0, 360, (30, 30, 30), -1)
-            cv2.line(img, (ex - 22, cy - 48), (ex + 22, cy - 48), (40, 40, 60), 6)
-        cv2.line(img, (cx, cy - 15), (cx, cy + 30), (110, 120, 150), 4)
-        cv2.ellipse(img, (cx, cy + 60), (33, 10), 0, 0, 360, (60, 60, 120), -1)
+        img = drawn_face(h, w, dx=int(10 * np.sin(k / 20)), scale=1.5)
         frames[k] = np.clip(img.astype(np.int16) + rng.integers(-2, 3, img.shape), 0, 255).astype(np.uint8)
     return frames
 

@@ -1,7 +1,7 @@
 """Physical-prior embedded augmentation: LGA (Local-Global Augmentation) + MDM (Masked Difference Modelling).
 
 One training clip X (T+1 frames of the 151x151 BGR face crop) gives two views
-(sspd-method.md §2):
+(book/method_reference.md §2):
 
 - **online / student** V_m: a 128x128 crop at native scale (LGA_O, a *local*
   view), random horizontal/vertical flips, integer frame differences, then a
@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["AugmentConfig", "local_global_views", "frame_differences", "resize_frames",
-           "INTERPOLATIONS"]
+__all__ = ["AugmentConfig", "ViewParams", "local_global_views", "frame_differences",
+           "resize_frames", "INTERPOLATIONS"]
 
 # OpenCV flags; "area" is what the released code actually runs (quirk §13.2).
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
@@ -37,7 +37,7 @@ INTERPOLATIONS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC, "bilinear"
 
 @dataclass
 class AugmentConfig:
-    """Settings of LGA + MDM (sspd-method.md §2, decisions §14.1, §14.2, §14.13).
+    """Settings of LGA + MDM (book/method_reference.md §2, decisions §14.1, §14.2, §14.13).
 
     crop:          "random" (offsets 0..S-size on each axis, the intended LGA) or
                    "topleft" (the released code: always [0:size, 0:size]).
@@ -64,6 +64,24 @@ class AugmentConfig:
             raise ValueError(f"AugmentConfig.mask_keep must be in (0, 1], got {self.mask_keep}")
         if self.size < 1:
             raise ValueError(f"AugmentConfig.size must be positive, got {self.size}")
+
+
+@dataclass(frozen=True)
+class ViewParams:
+    """The random draws behind one call of :func:`local_global_views`, one entry per clip.
+
+    crop_offsets:       int64 (B, 2), the student crop's top-left corner (row, column) in
+                        pixels of the S x S input; the crop is ``[oy:oy+size, ox:ox+size]``.
+    student_flips:      bool (B, 2), horizontal and vertical flip of the student view.
+    teacher_flips:      bool (B, 2), horizontal and vertical flip of the teacher view.
+    mask_keep_fraction: float64 (B,), share of (difference frame, pixel) positions the MDM mask
+                        kept for each clip (unitless, about ``cfg.mask_keep``; 1.0 without a mask).
+    """
+
+    crop_offsets: np.ndarray
+    student_flips: np.ndarray
+    teacher_flips: np.ndarray
+    mask_keep_fraction: np.ndarray
 
 
 def _as_uint8_tensor(frames, name: str) -> torch.Tensor:
@@ -133,18 +151,22 @@ def _flip(views: torch.Tensor, flip_h: torch.Tensor, flip_v: torch.Tensor) -> to
     return out
 
 
-def local_global_views(clip, cfg: AugmentConfig, generator: torch.Generator
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def local_global_views(clip, cfg: AugmentConfig, generator: torch.Generator, *,
+                       return_params: bool = False):
     """The two views of a batch of clips (LGA + MDM).
 
     clip:      uint8 (B, T+1, S, S, 3) BGR face crops (S = 151 from the cache).
     cfg:       AugmentConfig.
     generator: the one torch.Generator all randomness comes from (crop offsets,
                flips, mask), drawn in a fixed order so a seeded run repeats exactly.
+    return_params: also return the draws as a :class:`ViewParams` (crop offsets,
+               flips of both views, kept mask fraction). Draws nothing extra: the
+               views and the generator's state are the same either way.
 
     Returns (V_m, V_o): float32 (B, 3, T, size, size) each — the masked local
     differences for the online (student) network and the unmasked global
-    differences for the target (teacher) network.
+    differences for the target (teacher) network; (V_m, V_o, params) with
+    ``return_params=True``.
     """
     clip = _as_uint8_tensor(clip, "clip")
     if clip.ndim != 5:
@@ -173,13 +195,21 @@ def local_global_views(clip, cfg: AugmentConfig, generator: torch.Generator
     local = torch.stack([clip[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] for b in range(B)])
     local = _flip(local, flips[0], flips[1])
     v_m = frame_differences(local)  # (B, 3, T, size, size)
+    kept = np.ones(B)
     if cfg.mask_keep < 1.0:
         # One Bernoulli(rho) draw per (clip, difference frame, pixel), shared over channels.
         keep = torch.rand(B, 1, T1 - 1, size, size, generator=generator) < cfg.mask_keep
         v_m = v_m * keep
+        if return_params:
+            kept = keep.flatten(1).double().mean(dim=1).numpy()
 
     # Teacher (LGA_T): whole frame resized -> independent flips -> differences, no mask.
     glob = resize_frames(clip, size, cfg.resize_interp)
     glob = _flip(glob, flips[2], flips[3])
     v_o = frame_differences(glob)
-    return v_m, v_o
+    if not return_params:
+        return v_m, v_o
+    params = ViewParams(crop_offsets=torch.stack([oy, ox], dim=1).numpy(),
+                        student_flips=flips[:2].T.numpy().copy(),
+                        teacher_flips=flips[2:].T.numpy().copy(), mask_keep_fraction=kept)
+    return v_m, v_o, params

@@ -14,7 +14,7 @@ COMMANDS = {
     "preprocess": ("sspd.data.preprocess", "detect faces and build the 151x151 clip cache"),
     "evaluate": ("sspd.evaluate.cli", "run a method over a dataset and write result tables"),
     "train": ("sspd.train.cli", "train SSPD without labels"),
-    "predict": ("sspd.inference", "pulse and heart rate from one face video"),
+    "predict": ("sspd.inference_cli", "pulse and heart rate from one face video"),
 }
 
 

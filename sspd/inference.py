@@ -1,4 +1,4 @@
-"""A trained SSPD model on any face video (sspd-method.md §8).
+"""A trained SSPD model on any face video (book/method_reference.md §8).
 
 - :class:`SSPDMethod`: 151x151 BGR face crops (N frames) -> pulse (N-1 samples,
   aligned to frames[1:]). Every frame is resized to 128x128 with the same
@@ -9,8 +9,9 @@
   starts stay at even frame offsets so the stride-2 temporal pooling pairs the
   same frames).
 - :func:`predict_video`: a video file -> face crop -> pulse -> heart rate for the
-  whole video and per window, with CSV/JSON/PNG outputs.
-- ``python -m sspd predict VIDEO [--checkpoint PATH] [--out DIR]``.
+  whole video and per window, with CSV/JSON outputs.
+
+The command line (``python -m sspd predict VIDEO``) is :mod:`sspd.inference_cli`.
 
 Weights accepted by ``SSPDMethod(checkpoint=...)``: ``None`` (an untrained,
 seeded network: the "sspd-untrained" control), our ``model_inference.pt``, a
@@ -19,20 +20,24 @@ released plain state_dict (``ubfc.pth``).
 """
 from __future__ import annotations
 
-import argparse
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from sspd.augment import frame_differences, resize_frames
+from sspd.data.face import FaceDetector, crop_faces, first_frame_box, tracked_boxes
+from sspd.data.video import iter_video_chunks, read_video, video_info
 from sspd.errors import DataError, NoFaceError
+from sspd.io import atomic_write_json, atomic_write_text, manifest
 from sspd.model import SSPD, bgr_to_rgb_state_dict, load_inference_state
+from sspd.signal import authors_hr, periodogram_hr, sliding_windows
 
 __all__ = ["SSPDMethod", "predict_video", "load_inference_model", "set_batchnorm_rule", "BATCHNORM_RULES",
-           "DEFAULT_CHUNK", "CHUNK_MARGIN"]
+           "BOX_MODES", "DEFAULT_CHUNK", "CHUNK_MARGIN"]
 
 DEFAULT_CHUNK = 256   # differences per chunk core (even)
 CHUNK_MARGIN = 32     # extra differences each side (even; > the ~±16-frame receptive field)
@@ -88,12 +93,13 @@ def set_batchnorm_rule(model: torch.nn.Module, rule: str) -> torch.nn.Module:
     """Put ``model`` in eval mode with its BatchNorm layers normalising as ``rule`` says.
 
     "running": the stored running statistics (ordinary eval mode).
-    "batch":   the statistics of the clip being processed, as in training and as the authors'
-               test script runs the network; the stored statistics are neither used nor
-               updated (``track_running_stats`` off), so the rule can be switched back. This is the study's rule for
-               every network (trained, initial and the authors' weights): a network's running
-               statistics depend on how it was trained (the untrained network's are (0, 1),
-               the student's come from masked views), the clip's own statistics do not.
+    "batch":   the statistics of the clip being processed, as the network sees them in
+               training; the stored statistics are neither used nor updated
+               (``track_running_stats`` off), so the rule can be switched back.
+    The study scores every network (trained, initial and the authors' weights) with "batch":
+    a network's running statistics depend on how it was trained (the initial network's are
+    (0, 1), the student's come from masked views), a clip's own statistics do not. The
+    authors' test script runs eval mode, i.e. "running"; their weights are also reported so.
     """
     if rule not in BATCHNORM_RULES:
         raise ValueError(f"batchnorm rule must be one of {BATCHNORM_RULES}, got {rule!r}")
@@ -198,6 +204,10 @@ class SSPDMethod:
 
 # ----------------------------------------------------------------------------- videos
 
+#: Face boxes a plain video can have: detected on the first face frame (the authors') or tracked.
+#: (``sspd.data.cache.BOX_MODES`` adds ground-truth boxes, which only synthetic recordings carry.)
+BOX_MODES = ("first", "tracked")
+
 
 def _crop_video(path: Path, box, chunk: int = 300) -> tuple[np.ndarray, float, np.ndarray]:
     """151x151 face crops of a video: (crops (N,151,151,3), fps, box(es)).
@@ -206,15 +216,12 @@ def _crop_video(path: Path, box, chunk: int = 300) -> tuple[np.ndarray, float, n
     "tracked" (per-frame smoothed detections), or an explicit [top, bottom, left,
     right] box in full-frame pixels used as the crop for every frame.
     """
-    from sspd.data.face import FaceDetector, crop_faces, first_frame_box, tracked_boxes
-    from sspd.data.video import iter_video_chunks, read_video, video_info
-
     if isinstance(box, str) and box == "tracked":
         frames, fps = read_video(path)
         boxes = tracked_boxes(frames, source=path, detector=FaceDetector())
         return crop_faces(frames, boxes, size=151, source=path), fps, boxes
-    if isinstance(box, str) and box != "first":
-        raise ValueError(f"box must be 'first', 'tracked' or [top, bottom, left, right], got {box!r}")
+    if isinstance(box, str) and box not in BOX_MODES:
+        raise ValueError(f"box must be one of {BOX_MODES} or [top, bottom, left, right], got {box!r}")
     fixed = None if isinstance(box, str) else np.asarray(box, dtype=np.int64)
     if fixed is not None and fixed.shape != (4,):
         raise ValueError(f"an explicit box is [top, bottom, left, right], got {box!r}")
@@ -247,7 +254,8 @@ def predict_video(path: str | Path, checkpoint: str | Path | None = None, out_di
     path:       video file (any format OpenCV reads); unreadable -> DataError naming it.
     checkpoint: weights for :class:`SSPDMethod` (None = untrained control).
     out_dir:    if given, writes ``bvp.csv`` (timestamp_s, bvp), ``hr.csv`` (per
-                window), ``summary.json`` and ``prediction.png`` there (atomically).
+                window) and ``summary.json`` there (atomically); the command line adds
+                ``prediction.png`` (:func:`sspd.plots.prediction_figure`).
     box:        "first" (the authors' single first-frame box), "tracked", or an explicit
                 [top, bottom, left, right] crop box in full-frame pixels.
     window_s:   window length (s) of the per-window HR (non-overlapping).
@@ -259,8 +267,6 @@ def predict_video(path: str | Path, checkpoint: str | Path | None = None, out_di
     interval estimator), hr_fft_bpm (periodogram peak, 0.7-3 Hz), windows (list of
     per-window dicts), bvp (N-1,), timestamps_s (N-1,), out_dir.
     """
-    from sspd.signal import authors_hr, periodogram_hr, sliding_windows
-
     path = Path(path)
     if frames_151 is None:
         crops, fps_video, the_box = _crop_video(path, box)
@@ -301,10 +307,6 @@ def predict_video(path: str | Path, checkpoint: str | Path | None = None, out_di
 
 
 def _write_outputs(out_dir: Path, result: dict) -> Path:
-    import pandas as pd
-
-    from sspd.io import atomic_path, atomic_write_json, atomic_write_text, manifest
-
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "bvp.csv", pd.DataFrame(
         {"timestamp_s": result["timestamps_s"], "bvp": result["bvp"]}).to_csv(index=False))
@@ -313,61 +315,4 @@ def _write_outputs(out_dir: Path, result: dict) -> Path:
     summary = {k: v for k, v in result.items() if k not in ("bvp", "timestamps_s")}
     summary["manifest"] = manifest(None, None)
     atomic_write_json(out_dir / "summary.json", summary)
-    with atomic_path(out_dir / "prediction.png") as tmp:
-        _plot(result).savefig(tmp, format="png", dpi=100)
     return out_dir
-
-
-def _plot(result: dict):
-    """Figure: the predicted pulse over time, and its spectrum with both HR estimates marked."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from sspd.plots import spectrum
-
-    bvp, t, fs = result["bvp"], result["timestamps_s"], result["fps"]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5.5))
-    ax1.plot(t, bvp, lw=0.8)
-    ax1.set(xlabel="time (s)", ylabel="pulse (a.u.)",
-            title=f"{Path(result['video']).name}: {result['model']}")
-    spectrum(bvp, fs, ax=ax2)
-    ax2.axvline(result["hr_fft_bpm"], color="C1", ls="--", label=f"FFT peak {result['hr_fft_bpm']:.1f} bpm")
-    if np.isfinite(result["hr_bpm"]):
-        ax2.axvline(result["hr_bpm"], color="C2", ls=":", label=f"authors' HR {result['hr_bpm']:.1f} bpm")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", type=Path, help="face video file")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="model_inference.pt, a training checkpoint.pt, or the authors' ubfc.pth "
-                             "(default: an untrained network, a control only)")
-    parser.add_argument("--out", type=Path, default=None, help="folder for bvp.csv, hr.csv, summary.json, PNG")
-    parser.add_argument("--box", choices=("first", "tracked"), default="first",
-                        help="face box: first detected frame for the whole video (authors) or tracked")
-    parser.add_argument("--window", type=float, default=10.0, help="per-window HR length, s")
-    parser.add_argument("--device", default="cpu")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.checkpoint is None:
-        print("note: no --checkpoint given; using an UNTRAINED network (its HR is meaningless)")
-    res = predict_video(args.video, checkpoint=args.checkpoint, out_dir=args.out, box=args.box,
-                        window_s=args.window, device=args.device)
-    print(f"{res['video']}: {res['n_frames']} frames at {res['fps']:.2f} fps, model {res['model']}")
-    print(f"HR (authors' CWT + peak intervals): {res['hr_bpm']:.1f} bpm")
-    print(f"HR (periodogram peak):              {res['hr_fft_bpm']:.1f} bpm")
-    for w in res["windows"]:
-        print(f"  {w['start_s']:7.1f}-{w['end_s']:7.1f} s: {w['hr_bpm']:6.1f} bpm "
-              f"(FFT {w['hr_fft_bpm']:6.1f})")
-    if res["out_dir"]:
-        print(f"wrote {res['out_dir']}")
-    return 0

@@ -1,4 +1,4 @@
-"""SSPD losses (sspd-method.md §6): TSPD, RPD, the diagonal regulariser and the wave frequency prior.
+"""SSPD losses (book/method_reference.md §6): TSPD, RPD, the diagonal regulariser and the wave frequency prior.
 
     L = 0.5 L_RPD + 0.5 L_TSPD + 0.5 L_reg + 0.2 L_freq
 

@@ -1,16 +1,20 @@
 """Figures for the book: agreement, waveforms, spectra, per-subject errors (matplotlib).
 
-Every function draws into ``ax`` (a new figure's axes when None) and returns the Axes. Units:
-heart rate in bpm, frequency in Hz (HR axes in bpm where stated), time in seconds.
+Every function draws into ``ax`` (a new figure's axes when None) and returns the Axes, except
+:func:`prediction_figure`, which lays out a whole Figure. Units: heart rate in bpm, frequency in Hz
+(HR axes in bpm where stated), time in seconds.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from sspd import signal as sig
 from sspd.evaluate import metrics
 
-__all__ = ["bland_altman", "scatter_pred_true", "waveform_overlay", "spectrum", "per_subject_errors"]
+__all__ = ["bland_altman", "scatter_pred_true", "waveform_overlay", "spectrum", "per_subject_errors",
+           "learning_curve", "predicted_hr_by_step", "prediction_figure"]
 
 
 def _axes(ax, figsize=(5, 4)):
@@ -24,7 +28,7 @@ def _axes(ax, figsize=(5, 4)):
 def bland_altman(pred, true, ax=None, title: str | None = None):
     """Bland–Altman plot: mean of (ĥ, h) vs error ĥ − h, bias and ME ± 1.96·SD limits.
 
-    No √2 inflation and no jitter (evaluation-and-ecosystem.md §3); n is printed in the legend.
+    No √2 inflation and no jitter (book/evaluation_reference.md §3); n is printed in the legend.
     """
     ax = _axes(ax)
     ba = metrics.bland_altman(pred, true)
@@ -132,3 +136,58 @@ def per_subject_errors(df, ax=None, error_col: str = "error", subject_col: str =
     if title:
         ax.set_title(title)
     return ax
+
+
+def learning_curve(val_log, metric: str = "MAE", ax=None, title: str | None = None, reference=None):
+    """A validation metric against the optimiser step, one line per network.
+
+    ``val_log``: rows with ``step``, ``network`` and ``metric`` (a run's val_log.csv).
+    ``reference``: optional {label: value} drawn as horizontal lines (e.g. POS on the same fold).
+    """
+    ax = _axes(ax, figsize=(5, 3.2))
+    for k, (network, d) in enumerate(val_log.groupby("network", sort=False)):
+        d = d.sort_values("step")
+        ax.plot(d["step"], d[metric], "o-", ms=3, color=f"C{k}", label=network)
+    for k, (label, value) in enumerate((reference or {}).items()):
+        ax.axhline(value, ls="--", lw=1, color=f"C{k + 3}", label=label)
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel({"MAE": "validation MAE (bpm)", "r": "validation waveform r"}.get(metric, metric))
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def predicted_hr_by_step(val_videos, network: str = "teacher", ax=None, title: str | None = None):
+    """Per validation video: the predicted mean HR at each step (line) and the true HR (dashed)."""
+    ax = _axes(ax, figsize=(5, 3.2))
+    d = val_videos[val_videos["network"] == network]
+    for k, (subject, g) in enumerate(d.groupby("subject", sort=True)):
+        g = g.sort_values("step")
+        ax.plot(g["step"], g["hr_pred"], "o-", ms=3, color=f"C{k % 10}", label=f"subject {subject}")
+        ax.axhline(float(g["hr_gt"].iloc[0]), ls="--", lw=0.8, color=f"C{k % 10}")
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel(f"{network}: predicted HR (bpm)")
+    ax.legend(fontsize=7, ncol=2)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def prediction_figure(result: dict):
+    """A whole Figure for one :func:`sspd.inference.predict_video` result: the predicted pulse over
+    time, and its spectrum with both HR estimates (periodogram peak, authors' estimator) marked."""
+    import matplotlib.pyplot as plt
+
+    bvp, t, fs = result["bvp"], result["timestamps_s"], result["fps"]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5.5))
+    ax1.plot(t, bvp, lw=0.8)
+    ax1.set(xlabel="time (s)", ylabel="pulse (a.u.)", title=f"{Path(result['video']).name}: {result['model']}")
+    spectrum(bvp, fs, ax=ax2)
+    ax2.axvline(result["hr_fft_bpm"], color="C1", ls="--", label=f"FFT peak {result['hr_fft_bpm']:.1f} bpm")
+    if np.isfinite(result["hr_bpm"]):
+        ax2.axvline(result["hr_bpm"], color="C2", ls=":", label=f"authors' HR {result['hr_bpm']:.1f} bpm")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)  # returned to be saved or shown, not left open in pyplot's figure list
+    return fig

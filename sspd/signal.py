@@ -1,7 +1,7 @@
 """Signal processing for pulse signals: filters, spectra, heart-rate estimators, SNR, HRV.
 
 Every function takes the sampling rate ``fs`` (Hz) explicitly; nothing assumes
-30 fps (the authors' code hard-codes it, sspd-method.md §13.5). Frequencies are
+30 fps (the authors' code hard-codes it, book/method_reference.md §13.5). Frequencies are
 in Hz, heart rates in beats per minute (bpm), times in seconds.
 
 Inputs are validated: a signal holding NaN/inf raises :class:`~sspd.errors.DataError`
@@ -14,7 +14,7 @@ Estimators
 - :func:`welch_hr` — peak of a Welch spectrum (pyVHR);
 - :func:`peak_interval_hr` — mean of 60·fs / peak interval with the authors' peak rule;
 - :func:`authors_hr` — the authors' test-time estimator: band-pass → CWT ridge filter → peak interval
-  (sspd-method.md §8).
+  (book/method_reference.md §8.2).
 """
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ import scipy.sparse.linalg
 from sspd.errors import ClipTooShortError, DataError
 
 __all__ = [
-    "detrend_smoothness_priors", "bandpass", "periodogram_hr", "welch_hr", "peak_interval_hr",
-    "find_peaks_authors", "morlet_cwt", "cwt_ridge_filter", "authors_hr", "beat_hr", "snr_db",
-    "hrv_from_pulse", "respiration_rate", "power_spectrum", "sliding_windows", "resolve_nfft",
-    "AUTHORS_CWT_FREQS",
+    "detrend_smoothness_priors", "bandpass", "bandpass_sos", "filtfilt_min_samples", "periodogram_hr",
+    "welch_hr", "peak_interval_hr", "find_peaks_authors", "morlet_cwt", "cwt_ridge_filter", "authors_hr",
+    "beat_hr", "snr_db", "hrv_from_pulse", "respiration_rate", "power_spectrum", "sliding_windows",
+    "resolve_nfft", "AUTHORS_CWT_FREQS",
 ]
 
-# The authors' CWT analysis grid (sspd-method.md §8): bins 128 down to 22 of a 1024-point FFT at
+# The authors' CWT analysis grid (book/method_reference.md §8.2): bins 128 down to 22 of a 1024-point FFT at
 # 30 fps, i.e. 3.75 Hz down to 0.6445 Hz in steps of 30/1024 Hz. Stored in Hz so that it means the
 # same physiological frequencies at any frame rate.
 AUTHORS_CWT_FREQS = np.arange(128, 21, -1) * (30.0 / 1024.0)  # (107,) Hz, descending
@@ -109,6 +109,24 @@ def detrend_smoothness_priors(x, fs: float | None = None, lam: float = 100.0) ->
     return x - trend
 
 
+def bandpass_sos(fs: float, low: float = 0.5, high: float = 3.0, order: int = 4) -> np.ndarray:
+    """Second-order sections of the Butterworth band-pass that :func:`bandpass` runs.
+
+    Designed once and applied with ``scipy.signal.sosfiltfilt`` by code that filters many
+    signals (or an (N, C) array along an axis) at one rate. Raises ValueError for a band outside
+    (0, fs/2).
+    """
+    fs = _check_fs(fs)
+    lo, hi = _check_band((low, high), fs)
+    return scipy.signal.butter(int(order), [lo, hi], btype="bandpass", fs=fs, output="sos")
+
+
+def filtfilt_min_samples(sos: np.ndarray) -> int:
+    """Fewest samples ``scipy.signal.sosfiltfilt(sos, x)`` accepts: its default edge padding + 1."""
+    # sosfiltfilt pads 3 x (the number of filter taps) samples at each end
+    return 3 * (2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum())) + 1
+
+
 def bandpass(x, fs: float, low: float = 0.5, high: float = 3.0, order: int = 4) -> np.ndarray:
     """Zero-phase Butterworth band-pass (second-order sections, forward-backward).
 
@@ -126,12 +144,8 @@ def bandpass(x, fs: float, low: float = 0.5, high: float = 3.0, order: int = 4) 
 
     Raises ClipTooShortError when ``x`` is shorter than the filter's edge padding.
     """
-    fs = _check_fs(fs)
-    lo, hi = _check_band((low, high), fs)
-    sos = scipy.signal.butter(int(order), [lo, hi], btype="bandpass", fs=fs, output="sos")
-    # sosfiltfilt's default edge padding (3 × the number of filter taps)
-    padlen = 3 * (2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum()))
-    x, fs = _check_signal(x, fs, min_len=padlen + 1)
+    sos = bandpass_sos(fs, low, high, order)
+    x, fs = _check_signal(x, fs, min_len=filtfilt_min_samples(sos))
     return scipy.signal.sosfiltfilt(sos, x)
 
 
@@ -321,7 +335,7 @@ def morlet_cwt(x, fs: float, freqs_hz=AUTHORS_CWT_FREQS, w0: float = MORLET_W0) 
 
 def cwt_ridge_filter(x, fs: float, freqs_hz=AUTHORS_CWT_FREQS, width_frac: float = 0.08,
                      w0: float = MORLET_W0, dj: float = 1.0 / 12.0) -> np.ndarray:
-    """The authors' CWT ridge filter (sspd-method.md §8 step 2).
+    """The authors' CWT ridge filter (book/method_reference.md §8.2, step 2).
 
     1. W = Morlet CWT (ω₀ = 6) over ``freqs_hz`` (default 107 rows, 3.75 → 0.6445 Hz);
     2. dominant row j* = argmax_j mean_t |W(j, t)|;

@@ -1,9 +1,10 @@
-"""Tiny, seeded fixtures in the real datasets' on-disk layouts (datasets.md §8).
+"""Tiny, seeded fixtures in the real datasets' on-disk layouts (book/evaluation_reference.md §9).
 
 Every writer produces a few dozen 64x48 frames of a textured "face" patch whose
 skin brightness follows a known sinusoidal pulse, plus ground truth in the
 dataset's own format. Other test modules import these helpers; they write only
-under the folder they are given (use pytest's ``tmp_path``).
+under the folder they are given (use pytest's ``tmp_path``). In-memory toy signals and clips
+are in ``conftest.py`` and :mod:`sspd.data.toy`.
 """
 from __future__ import annotations
 

@@ -6,15 +6,17 @@ import torch
 
 from sspd.augment import AugmentConfig, frame_differences, local_global_views, resize_frames
 
+from conftest import random_frames
+
 
 def _clip(B=2, T=6, S=151, seed=0):
-    rng = np.random.default_rng(seed)
-    return torch.from_numpy(rng.integers(0, 256, (B, T + 1, S, S, 3), dtype=np.uint8))
+    """A batch of B random uint8 clips of T + 1 frames of S x S, as a torch tensor."""
+    return torch.from_numpy(random_frames((B, T + 1, S, S, 3), seed))
 
 
-def _views(clip, seed=0, **kw):
+def _views(clip, seed=0, return_params=False, **kw):
     g = torch.Generator().manual_seed(seed)
-    return local_global_views(clip, AugmentConfig(**kw), g)
+    return local_global_views(clip, AugmentConfig(**kw), g, return_params=return_params)
 
 
 def test_shapes_dtype_and_scale():
@@ -131,3 +133,51 @@ def test_bicubic_differs_and_bad_config_rejected():
         AugmentConfig(mask_keep=0)
     with pytest.raises(TypeError):
         local_global_views(clip.float(), AugmentConfig(), torch.Generator())
+
+
+def test_return_params_leaves_views_and_stream_unchanged():
+    """Asking for the draws changes nothing: bit-identical views, same generator state after."""
+    clip = _clip(B=3, T=4)
+    for kw in ({}, dict(crop="topleft"), dict(flips=False), dict(mask_keep=1.0)):
+        g_plain, g_params = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+        plain = local_global_views(clip, AugmentConfig(**kw), g_plain)
+        *views, params = local_global_views(clip, AugmentConfig(**kw), g_params, return_params=True)
+        assert len(plain) == 2 and len(views) == 2
+        assert torch.equal(plain[0], views[0]) and torch.equal(plain[1], views[1])
+        assert torch.equal(torch.rand(4, generator=g_plain), torch.rand(4, generator=g_params))
+        assert params.crop_offsets.shape == (3, 2) and params.mask_keep_fraction.shape == (3,)
+        assert params.student_flips.shape == params.teacher_flips.shape == (3, 2)
+        assert params.student_flips.dtype == params.teacher_flips.dtype == np.bool_
+
+
+def test_returned_params_reproduce_the_views():
+    """Crop offsets and flips returned are the ones applied; the keep fraction is the mask's."""
+    B, size = 8, 128
+    clip = _clip(B=B, T=2)
+    v_m, v_o, p = _views(clip, seed=4, mask_keep=1.0, return_params=True)
+    assert len({tuple(o) for o in p.crop_offsets}) > 1 and (p.crop_offsets <= 151 - size).all()
+    glob = resize_frames(clip, size, "area")
+    for b in range(B):
+        oy, ox = p.crop_offsets[b]
+        local = clip[b:b + 1, :, oy:oy + size, ox:ox + size]
+        for view, ref, (fh, fv) in ((v_m, local, p.student_flips[b]),
+                                    (v_o, glob[b:b + 1], p.teacher_flips[b])):
+            d = frame_differences(ref)[0]                  # (3, T, H, W)
+            d = d.flip(-1) if fh else d
+            d = d.flip(-2) if fv else d
+            assert torch.equal(view[b], d)
+    assert p.student_flips.any() and not p.student_flips.all()
+    np.testing.assert_array_equal(p.mask_keep_fraction, np.ones(B))
+    # topleft crop: offsets are all zero; no flips: all False
+    _, _, q = _views(clip, crop="topleft", flips=False, return_params=True)
+    assert not q.crop_offsets.any() and not q.student_flips.any() and not q.teacher_flips.any()
+
+
+def test_returned_keep_fraction_is_the_realised_mask():
+    # every difference is +1, so a zero in the student view is exactly a masked pixel
+    ramp = np.broadcast_to(np.arange(5, dtype=np.uint8)[None, :, None, None, None], (2, 5, 151, 151, 3))
+    v_m, _, p = _views(torch.from_numpy(ramp.copy()), seed=9, mask_keep=0.7, return_params=True)
+    kept = (v_m[:, 0] != 0).flatten(1).double().mean(dim=1).numpy()
+    np.testing.assert_allclose(p.mask_keep_fraction, kept, rtol=0, atol=1e-12)
+    assert np.all(np.abs(p.mask_keep_fraction - 0.7) < 0.01)
+    assert p.mask_keep_fraction[0] != p.mask_keep_fraction[1]

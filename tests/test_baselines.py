@@ -1,6 +1,6 @@
 """Tests of the classic rPPG methods (sspd.baselines) on small synthetic clips.
 
-The clip generator below is self-contained (it does not need sspd.data.synthetic):
+The clips come from ``sspd.data.toy.skin_patch_clip`` (it does not need sspd.data.synthetic):
 a skin-coloured face patch on a grey background whose colour is modulated
 multiplicatively by a pulse along the blood-volume signature P_bv, under an
 optional global (white-light) illumination gain, with Gaussian sensor noise
@@ -13,11 +13,10 @@ import pytest
 from scipy import signal
 
 from sspd.baselines import CLASSIC_METHODS, TRACE_METHODS, rgb_traces
+from sspd.data.toy import SKIN_RGB, skin_patch_clip
 from sspd.errors import ClipTooShortError, DataError
 
 FS = 30.0
-SKIN_RGB = np.array([0.7682, 0.5121, 0.3841])  # standardised skin tone (de Haan & Jeanne 2013)
-P_BV = np.array([0.33, 0.77, 0.53])  # blood-volume signature (de Haan & van Leest 2014)
 METHODS = ["green", "ica", "chrom", "pos", "lgi", "pbv", "omit"]
 
 try:  # the project's estimator when present, else a local periodogram peak
@@ -35,37 +34,9 @@ def hr_bpm(x: np.ndarray, fs: float, band=(0.7, 3.0)) -> float:
     return float(f[sel][np.argmax(p[sel])] * 60)
 
 
-def make_clip(hr_bpm_true=72.0, duration_s=11.0, fs=FS, size=48, amp_g=0.005, gain=None,
-              noise_dn=1.0, seed=0):
-    """(frames_bgr (N, size, size, 3) uint8, bvp (N,)) of a pulsing skin patch.
-
-    bvp: unit-amplitude pulse (fundamental + 2nd harmonic), rising with blood volume.
-    Skin pixels: 200 DN * SKIN_RGB * (1 - amp_g * bvp * P_BV / P_BV[G]) * gain(t);
-    amp_g is the relative pulse amplitude in G (0.5 %). Background: grey (not skin).
-    gain: None or a function t (s) -> (N,) global multiplicative gain on all channels.
-    """
-    rng = np.random.default_rng(seed)
-    n = int(round(duration_s * fs))
-    t = np.arange(n) / fs
-    f0 = hr_bpm_true / 60.0
-    bvp = np.sin(2 * np.pi * f0 * t) + 0.3 * np.sin(2 * np.pi * 2 * f0 * t - 0.8)
-    bvp /= np.abs(bvp).max()
-    skin = 200.0 * SKIN_RGB[None, :] * (1.0 - amp_g * bvp[:, None] * P_BV[None, :] / P_BV[1])  # (N, 3)
-    g = np.ones(n) if gain is None else gain(t)
-    yy, xx = np.mgrid[:size, :size]
-    face = ((yy - size / 2) / (0.42 * size)) ** 2 + ((xx - size / 2) / (0.32 * size)) ** 2 <= 1.0
-    frames = np.empty((n, size, size, 3), dtype=np.float32)
-    frames[:] = 110.0  # grey background
-    frames[:, face, :] = skin[:, None, :].astype(np.float32)
-    frames *= g[:, None, None, None].astype(np.float32)
-    frames += rng.normal(0.0, noise_dn, frames.shape).astype(np.float32)
-    rgb8 = np.clip(np.round(frames), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(rgb8[..., ::-1]), bvp  # BGR, as every reader returns
-
-
 @pytest.fixture(scope="module")
 def clean_clip():
-    return make_clip(hr_bpm_true=72.0)
+    return skin_patch_clip(hr_bpm=72.0, fs=FS)  # 11 s of 48 x 48 BGR frames, bvp
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +99,7 @@ def test_classic_methods_from_frames_match_trace_methods(clean_clip, clean_rgb):
 
 def test_illumination_ramp_keeps_pos_and_chrom():
     # +40 % linear white-light ramp over the clip, on all channels.
-    frames, _ = make_clip(hr_bpm_true=84.0, gain=lambda t: 1.0 + 0.4 * t / t[-1], seed=1)
+    frames, _ = skin_patch_clip(hr_bpm=84.0, gain=lambda t: 1.0 + 0.4 * t / t[-1], seed=1)
     for name in ("pos", "chrom"):
         assert abs(hr_bpm(CLASSIC_METHODS[name](frames, FS), FS) - 84.0) <= 3.0, name
 
@@ -136,7 +107,7 @@ def test_illumination_ramp_keeps_pos_and_chrom():
 def test_inband_flicker_fools_green_but_not_pos_chrom():
     # White-light flicker at 1.8 Hz (108 bpm), 2 % amplitude: 4x the pulse in G, along u_c.
     flicker = lambda t: 1.0 + 0.02 * np.sin(2 * np.pi * 1.8 * t)  # noqa: E731
-    frames, _ = make_clip(hr_bpm_true=66.0, gain=flicker, seed=2)
+    frames, _ = skin_patch_clip(hr_bpm=66.0, gain=flicker, seed=2)
     rgb = rgb_traces(frames, fs=FS)
     for name in ("pos", "chrom"):
         assert abs(hr_bpm(TRACE_METHODS[name](rgb, FS), FS) - 66.0) <= 3.0, name
@@ -172,7 +143,7 @@ def test_bad_inputs_raise_clear_errors(clean_rgb):
 
 
 def test_generator_easy_preset_recoverable():
-    """POS on the generator's `easy` positive control: right HR, right sign (synthetic-data.md §13.1).
+    """POS on the generator's `easy` positive control: right HR, right sign (book/synthetic_design.md §13.1).
 
     The calibrated `still` preset is meant to be about as hard as real UBFC-rPPG (POS misses a few videos
     there by design), so recoverability is asserted on the easy configuration of the same subjects.

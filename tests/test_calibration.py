@@ -70,6 +70,21 @@ def test_run_calibration_from_explicit_roots(tmp_path, monkeypatch):
     saved = pd.read_csv(tmp_path / "out" / "table.csv")
     assert saved["MAE"].tolist() == pytest.approx(table["MAE"].tolist())
 
+    # the committed errors come back live through the one data path (dataset_entries, split "all")
+    live = calibration.recheck_calibration(tmp_path / "out", presets=("still",), methods=("pos", "chrom"),
+                                           n_subjects=1)
+    assert live[["subject", "method"]].values.tolist() == [["1", "pos"], ["1", "chrom"]]
+    assert live["same"].all()
+    per_video = tmp_path / "out" / "still" / "chrom-toolbox" / "per_video.csv"
+    pv = pd.read_csv(per_video)
+    pv.loc[pv["subject"] == 1, "error"] += 0.5           # a committed number that no longer reproduces
+    pv.to_csv(per_video, index=False)
+    live = calibration.recheck_calibration(tmp_path / "out", presets=("still",), methods=("pos", "chrom"),
+                                           n_subjects=2)
+    assert live["subject"].tolist() == ["1", "1", "2", "2"]
+    assert live["same"].tolist() == [True, False, True, True]
+    assert (live["error (committed)"] - live["error (live)"]).tolist()[1] == pytest.approx(0.5)
+
 
 def test_run_calibration_writes_tables(tmp_path):
     from sspd.data.synthetic import render_video
@@ -88,3 +103,21 @@ def test_run_calibration_writes_tables(tmp_path):
     assert set(CALIBRATED_PRESETS) == {"still", "motion", "hard"}
     assert table.loc[0, "MAE"] == pytest.approx(
         pd.read_csv(tmp_path / "still" / "pos-toolbox" / "per_video.csv")["abs_error"].mean())
+
+
+def test_recheck_calibration_needs_the_committed_recordings(tmp_path):
+    from sspd.data.synthetic import render_video
+    from sspd.errors import DataError
+    from sspd.evaluate.calibration import recheck_calibration
+
+    recs = [render_video("still", s, seed=0, duration_s=6.0).to_recording() for s in ("1", "2")]
+    run_calibration(presets=("still",), methods=("green",), protocols=("toolbox",), out_dir=tmp_path,
+                    entries_by_preset={"still": recs}, n_boot=10, progress=False)
+    live = recheck_calibration(tmp_path, presets=("still",), methods=("green",), n_subjects=5,
+                               entries_by_preset={"still": recs})
+    assert live["subject"].tolist() == ["1", "2"] and live["same"].all()
+    with pytest.raises(DataError, match=r"subjects \['2'\]"):
+        recheck_calibration(tmp_path, presets=("still",), methods=("green",),
+                            entries_by_preset={"still": recs[:1]})
+    with pytest.raises(ValueError, match="n_subjects"):
+        recheck_calibration(tmp_path, presets=("still",), methods=("green",), n_subjects=0)

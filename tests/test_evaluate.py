@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sspd.data.toy import pulse_wave
 from sspd.evaluate import PROTOCOLS, evaluate, get_method, get_protocol, hr_from_signal
 from sspd.evaluate.protocol import Protocol
 
@@ -15,7 +16,7 @@ def make_entry(key, subject, hr, fs=30.0, seconds=20.0, size=8, bvp=True, seed=0
     n = int(seconds * fs)
     t = np.arange(n) / fs
     rng = np.random.default_rng(seed)
-    wave = np.sin(2 * np.pi * hr / 60 * t) + 0.4 * np.sin(4 * np.pi * hr / 60 * t + 1.0)
+    wave = pulse_wave(t, hr, harmonic=0.4, phase2=1.0)
     frames = np.full((n, size, size, 3), 120, dtype=np.uint8)
     frames[..., 1] = np.clip(120 + 10 * wave + rng.normal(0, 0.5, n), 0, 255).astype(np.uint8)[:, None, None]
     return SimpleNamespace(frames=frames, timestamps=t, bvp=wave if bvp else None, fps=fs,
@@ -52,7 +53,7 @@ def test_presets_serialise_and_validate():
 def test_hr_from_signal_presets(name):
     fs, hr = 25.0, 84.0
     t = np.arange(int(30 * fs)) / fs
-    x = np.sin(2 * np.pi * hr / 60 * t) + 0.5 * np.sin(4 * np.pi * hr / 60 * t) + 0.02 * t
+    x = pulse_wave(t, hr, harmonic=0.5) + 0.02 * t
     out = hr_from_signal(x, fs, name)
     n_expected = 1 if PROTOCOLS[name].window_s is None else 21
     assert len(out) == n_expected

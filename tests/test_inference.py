@@ -9,21 +9,15 @@ from sspd.errors import DataError, NoFaceError
 from sspd.inference import SSPDMethod, load_inference_model, predict_video
 from sspd.paths import project_root
 
+from conftest import noisy_pulse_frames
+
 REF = project_root().parent / "shared" / "reference"
-
-
-def _frames(n=121, size=128, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 30.0
-    base = rng.integers(60, 200, (size, size, 3)).astype(np.float32)
-    f = base[None] + 3 * np.sin(2 * np.pi * 1.3 * t)[:, None, None, None] + rng.normal(0, 2, (n, size, size, 3))
-    return np.clip(f, 0, 255).astype(np.uint8)
 
 
 def test_chunked_equals_whole_video():
     """With running BatchNorm statistics the network is a fixed function: chunks stitch exactly."""
     torch.set_num_threads(2)
-    frames = _frames(121)
+    frames = noisy_pulse_frames(121)
     whole = SSPDMethod(None, chunk=None, batchnorm="running")(frames, 30.0)
     assert whole.shape == (120,) and whole.dtype == np.float64
     chunked = SSPDMethod(None, chunk=40, margin=32, batchnorm="running")(frames, 30.0)   # 3 chunks
@@ -42,7 +36,7 @@ def test_batchnorm_rule_uses_clip_statistics_and_leaves_the_model_as_it_was():
     torch.manual_seed(0)
     model = SSPD(s3m=False).eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    frames = _frames(41)
+    frames = noisy_pulse_frames(41)
     batch = SSPDMethod(model, chunk=None)(frames, 30.0)
     running = SSPDMethod(model, chunk=None, batchnorm="running")(frames, 30.0)
     assert not np.allclose(batch, running)                      # the rule matters for (0, 1) stats
@@ -66,7 +60,7 @@ def test_untrained_is_seeded_and_leaves_global_rng_alone():
 
 
 def test_odd_length_output_is_aligned_to_frames():
-    y = SSPDMethod(None, chunk=None)(_frames(30, seed=1), 30.0)  # 29 differences
+    y = SSPDMethod(None, chunk=None)(noisy_pulse_frames(30, seed=1), 30.0)  # 29 differences
     assert y.shape == (29,) and y[-1] == y[-2]
 
 
@@ -77,7 +71,7 @@ def test_loads_training_checkpoint_target_and_plain_state_dict(tmp_path):
     online, target = SSPD(s3m=True), SSPD(s3m=True)
     torch.save({"online": online.state_dict(), "target": target.state_dict(), "epoch": 1}, tmp_path / "ckpt.pt")
     torch.save(inference_state_dict(target), tmp_path / "model_inference.pt")
-    frames = _frames(41)
+    frames = noisy_pulse_frames(41)
     y_ckpt = SSPDMethod(tmp_path / "ckpt.pt", chunk=None, batchnorm="running")(frames, 30.0)
     y_plain = SSPDMethod(tmp_path / "model_inference.pt", chunk=None, batchnorm="running")(frames, 30.0)
     ref = SSPD(s3m=False)
@@ -130,8 +124,11 @@ def test_predict_video_writes_outputs(synthetic_avi, tmp_path):
     assert res["n_frames"] == n and res["fps"] == pytest.approx(30.0, abs=0.1)
     assert res["bvp"].shape == (n - 1,) and len(res["windows"]) == 2
     out = tmp_path / "pred"
-    for name in ("bvp.csv", "hr.csv", "summary.json", "prediction.png"):
+    for name in ("bvp.csv", "hr.csv", "summary.json"):
         assert (out / name).is_file(), name
+    from sspd.inference_cli import save_prediction_figure  # the command line adds the figure
+
+    assert save_prediction_figure(res, out) == out / "prediction.png" and (out / "prediction.png").is_file()
     import pandas as pd
 
     bvp = pd.read_csv(out / "bvp.csv")

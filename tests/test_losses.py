@@ -10,12 +10,12 @@ import torch
 from sspd.losses import (LossConfig, band_bins, diagonal_regulariser, neg_pearson, pearson,
                          rpd_loss, sspd_loss, tspd_loss, wave_frequency_prior)
 from sspd.model.network import SSPDOutput
-from sspd.model.similarity import (self_similarity_map, self_similarity_wave, ssm_np, ssw_np,
-                                   upper_diagonals)
+from sspd.model.similarity import (delay_tokens, self_similarity_map, self_similarity_wave, ssm_np,
+                                   ssw_np, upper_diagonals)
 
 
 # ----------------------------------------------------------------------------
-# naive references: the released code's double loops, written from the formulas (§4, §6.4)
+# naive references: the released code's double loops, written from the formulas (book/method_reference.md §4, §6.4)
 
 
 def _naive_ssm(h: np.ndarray) -> np.ndarray:
@@ -224,7 +224,7 @@ def test_tspd_map_and_wave_switches():
 
 
 def test_gradient_routing_through_model():
-    """TSPD/reg/freq reach the backbone; RPD reaches only the predictor (§6.6)."""
+    """TSPD/reg/freq reach the backbone; RPD reaches only the predictor (book/method_reference.md §6.6)."""
     from sspd.model.network import SSPD
 
     torch.manual_seed(0)
@@ -255,3 +255,26 @@ def test_too_short_for_band_raises():
     y = torch.randn(1, 8)
     with pytest.raises(ValueError, match="too short"):
         rpd_loss(y, y, 30.0)
+
+
+# ----------------------------------------------------------------------------
+# toy tokens for the chapters
+
+
+def test_delay_tokens_windows_and_periodic_stripes():
+    x = np.array([1.0, 3.0, 5.0, 7.0, 9.0])
+    z = (x - 5.0) / np.sqrt(8.0)                       # standardised: mean 5, SD sqrt(8)
+    tok = delay_tokens(x, 3)
+    assert tok.shape == (3, 3)
+    np.testing.assert_allclose(tok, [z[0:3], z[1:4], z[2:5]])
+    assert not tok.flags.writeable
+    # a 10-sample period: tokens one period apart are identical, half a period apart opposite
+    period = 10                                         # samples
+    s = ssm_np(delay_tokens(np.sin(2 * np.pi * np.arange(120) / period) + 2.0, 15))
+    assert s.shape == (106, 106)
+    np.testing.assert_allclose(np.diagonal(s, period), 1.0, atol=1e-12)
+    assert np.diagonal(s, period // 2).max() < -0.5
+    assert np.argmax(ssw_np(s)[3:15]) + 3 == period   # the wave peaks at the period (lag in samples)
+    for bad, width in ((np.ones(10), 3), (np.zeros((4, 4)), 2), (x, 0), (x, 6)):
+        with pytest.raises(ValueError):
+            delay_tokens(bad, width)

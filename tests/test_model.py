@@ -141,7 +141,7 @@ def test_checkpoint_roundtrip_and_rgb(tmp_path):
 
 
 # ----------------------------------------------------------------------------
-# fidelity to the authors' released model (needs ../shared/reference)
+# fidelity to the authors' released model (needs ../shared/reference/official_ubfc.pth)
 
 
 @pytest.mark.reference

@@ -13,29 +13,18 @@ from sspd.data.cache import (ClipCache, PreprocessConfig, load_cache, needs_resa
 from sspd.data.dataset import ClipDataset
 from sspd.data.face import FaceDetector, crop_faces, enlarge_box, first_frame_box, tracked_boxes
 from sspd.data.recording import Recording, RecordingRef
+from sspd.data.toy import drawn_face  # a cartoon face the Haar cascade detects (test_detector_fires)
 from sspd.errors import ClipTooShortError, NoFaceError
+
+from conftest import random_frames
 
 
 # --------------------------------------------------------------------------- fixtures
 
-def drawn_face(h=240, w=320, dx=0, dy=0, level=0):
-    """A frontal cartoon face the OpenCV Haar cascade does detect (checked in test_detector_fires)."""
-    img = np.full((h, w, 3), 60, np.uint8)
-    cx, cy = w // 2 + dx, h // 2 + dy
-    cv2.ellipse(img, (cx, cy), (60, 80), 0, 0, 360, (150, 170 + level, 200), -1)
-    for ex in (cx - 25, cx + 25):
-        cv2.ellipse(img, (ex, cy - 15), (12, 6), 0, 0, 360, (30, 30, 30), -1)
-        cv2.line(img, (ex - 15, cy - 32), (ex + 15, cy - 32), (40, 40, 60), 4)
-    cv2.line(img, (cx, cy - 10), (cx, cy + 20), (110, 120, 150), 3)
-    cv2.ellipse(img, (cx, cy + 40), (22, 7), 0, 0, 360, (60, 60, 120), -1)
-    return img
-
-
 def textured_recording(n=40, h=120, w=160, fps=30.0, seed=0, **kw):
     """Full frames with a textured patch and a ground-truth box; bvp a 1.2 Hz sinusoid."""
-    rng = np.random.default_rng(seed)
     t = np.arange(n) / fps
-    frames = rng.integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
+    frames = random_frames((n, h, w, 3), seed)
     boxes = np.tile([30, 90, 50, 110], (n, 1))
     return Recording(frames=frames, timestamps=t, fps_nominal=fps, bvp=np.sin(2 * np.pi * 1.2 * t),
                      dataset="toy", subject=kw.pop("subject", "1"), session="", face_boxes=boxes, **kw)
@@ -76,8 +65,7 @@ def test_enlarge_box_rejects_empty():
 
 
 def test_crop_shape_dtype_and_bilinear():
-    rng = np.random.default_rng(1)
-    frames = rng.integers(0, 256, size=(3, 100, 120, 3), dtype=np.uint8)
+    frames = random_frames((3, 100, 120, 3), seed=1)
     box = np.array([10, 70, 20, 100])
     crops = crop_faces(frames, box)
     assert crops.shape == (3, 151, 151, 3) and crops.dtype == np.uint8

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from sspd.data.face import enlarge_box
 from sspd.data.splits import load_split
 from sspd.data.synthetic import (PRESETS, discover, get_preset, read_synthetic, render_video,
                                  write_video)
 from sspd.data.synthetic.appearance import lab_to_linear_rgb, sample_skin
 from sspd.data.synthetic.generator import draw_subject
-from sspd.data.synthetic.render import enlarge_box
 from sspd.errors import DataError
 
 # A quiet configuration: no motion, no light changes, no screen light, no BCG.
@@ -115,7 +115,7 @@ def test_boxes_contain_face_and_first_box_is_frame0():
             tt, tb, tl, tr = gt["face_boxes_tight"][k]
             inside = (ys >= tt) & (ys < tb) & (xs >= tl) & (xs < tr)
             assert inside.mean() > 0.6  # the tight box is the detector-like face core
-    # SSPD enlargement rule (sspd-method.md §1)
+    # SSPD enlargement rule (book/method_reference.md §1)
     assert enlarge_box([100, 220, 100, 220], (480, 640)).tolist() == [44, 260, 60, 260]
     assert enlarge_box([10, 40, 10, 40], (480, 640)).tolist() == [0, 80, 0, 80]
 
@@ -137,7 +137,7 @@ def test_negative_control_and_colour_direction():
     g_off = _face_trace(no_pulse)[:, 1]
     share_on, share_off = _band_share(g_on, fs, hr), _band_share(g_off, fs, hr)
     assert share_on > 0.4 and share_on > 4 * share_off, (share_on, share_off)
-    # colour direction (synthetic-data.md §13.3): principal direction of the band-passed,
+    # colour direction (book/synthetic_design.md §13.3): principal direction of the band-passed,
     # mean-normalised linear RGB trace lies along the camera's pulse signature u_p
     rgb = _face_trace(with_pulse)
     x = rgb / rgb.mean(0) - 1
@@ -192,7 +192,7 @@ def test_presets_differ():
 
 
 def test_skin_colour_science():
-    # ITA 56° example of synthetic-data.md §5: linear ≈ (0.60, 0.40, 0.30)
+    # ITA 56° example of book/synthetic_design.md §5: linear ≈ (0.60, 0.40, 0.30)
     b = 15.0
     L = 50 + b * np.tan(np.radians(56))
     rgb = lab_to_linear_rgb(L, 12.0, b)

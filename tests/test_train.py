@@ -70,7 +70,7 @@ def test_ema_schedule_values():
     K = 90
     m = [ema_momentum(k, K, 0.9) for k in range(K)]
     assert m[0] == pytest.approx(0.9)
-    assert m[-1] == pytest.approx(0.99997, abs=1e-5)       # value quoted in sspd-method.md §5
+    assert m[-1] == pytest.approx(0.99997, abs=1e-5)       # value quoted in book/method_reference.md §5
     assert m[K // 2] == pytest.approx(0.95)
     assert all(b > a for a, b in zip(m, m[1:]))
     with pytest.raises(ValueError):

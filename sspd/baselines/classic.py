@@ -16,7 +16,7 @@ and 1.5*0.33 + 0.77 - 1.5*0.53 > 0) and is kept; ICA's sign is arbitrary and is
 fixed by correlating the source with the signature's chrominance (see ``ica``). The test
 suite checks the sign of every method against a synthetic ground truth.
 
-Notation (evaluation-and-ecosystem.md §5): c(t) = [R, G, B]^T; "normalised" means
+Notation (book/evaluation_reference.md §4): c(t) = [R, G, B]^T; "normalised" means
 divided by the temporal mean over the processing window, C_n = C / mu(C).
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ from scipy.ndimage import uniform_filter1d
 
 from sspd.baselines.traces import rgb_traces, validate_traces
 from sspd.errors import DataError
+from sspd.signal import bandpass_sos, filtfilt_min_samples
 
 DEFAULT_BAND = (0.7, 3.0)  # Hz: 42-180 bpm
 FILTER_ORDER = 2  # Butterworth order of each band edge (a 4-pole band-pass), run forward and backward
@@ -38,18 +39,6 @@ P_BV = (0.33, 0.77, 0.53)  # blood-volume-pulse signature, normalised RGB (de Ha
 
 
 # --------------------------------------------------------------------------- helpers
-def _bandpass_sos(fs: float, band, source) -> np.ndarray:
-    lo, hi = float(band[0]), float(band[1])
-    if not (0 < lo < hi < fs / 2):
-        raise DataError(source, f"band {band} Hz must satisfy 0 < low < high < fs/2 = {fs / 2:g} Hz")
-    return signal.butter(FILTER_ORDER, [lo, hi], btype="bandpass", fs=fs, output="sos")
-
-
-def _min_samples(sos: np.ndarray) -> int:
-    """Fewest samples sosfiltfilt can pad: its default padlen + 1."""
-    return 3 * (2 * len(sos) + 1) + 1
-
-
 def _bandpass(x: np.ndarray, sos: np.ndarray, axis: int = 0) -> np.ndarray:
     """Zero-phase band-pass (forward-backward, so the pulse is not delayed)."""
     return signal.sosfiltfilt(sos, x, axis=axis)
@@ -59,8 +48,11 @@ def _prepare(rgb, fs, band, source, window_s: float | None = None):
     """Validate the trace; return (float64 rgb, sos, window length in samples or None)."""
     if not (isinstance(fs, (int, float, np.integer, np.floating)) and math.isfinite(fs) and fs > 0):
         raise DataError(source, f"sampling rate fs must be a finite positive number of Hz; got {fs!r}")
-    sos = _bandpass_sos(fs, band, source)
-    need = _min_samples(sos)
+    try:
+        sos = bandpass_sos(fs, band[0], band[1], FILTER_ORDER)
+    except ValueError as err:  # name the video the trace came from
+        raise DataError(source, f"band {band} Hz: {err}") from None
+    need = filtfilt_min_samples(sos)
     win = None
     if window_s is not None:
         if not (math.isfinite(window_s) and window_s > 0):

@@ -1,7 +1,7 @@
 """Colour traces: the spatial mean of skin pixels per frame, and their validation.
 
 Every classic rPPG method starts from c(t) = [R(t), G(t), B(t)]^T, the mean colour
-of the skin pixels of frame t (evaluation-and-ecosystem.md §5). This module turns
+of the skin pixels of frame t (book/evaluation_reference.md §4). This module turns
 a (N, H, W, 3) uint8 **BGR** video (OpenCV's order, what every reader of this
 package returns) into that (N, 3) float64 **RGB** trace, and checks a trace
 before a method uses it.

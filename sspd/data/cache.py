@@ -21,7 +21,7 @@ the array first and the sidecar last: an entry counts as present only when its
 sidecar exists and agrees with the array, so a crash leaves no half entry that
 would be used.
 
-Frame rate (datasets.md §0 rule 4, sspd-method.md §14 decision 6): SSPD assumes
+Frame rate (book/evaluation_reference.md §5.4, book/method_reference.md §14.6): SSPD assumes
 30 fps. A recording whose timestamps are not a uniform grid at ``target_fps``
 (measured rate off by more than ``fps_tolerance``, or a gap longer than 1.5
 frame periods: VIPL-HR's 25 fps, variable frame rate, dropped frames) is

@@ -1,4 +1,4 @@
-"""Training clips of T+1 frames from cached face crops (sspd-method.md §2, "Sampling").
+"""Training clips of T+1 frames from cached face crops (book/method_reference.md §2, "Sampling").
 
 The authors' dataset has one item per training video, so one epoch draws one
 random window of T+1 = 301 frames per video. Their start index is drawn from

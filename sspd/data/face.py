@@ -1,13 +1,13 @@
 """Face detection, the authors' box enlargement, and 151x151 face crops.
 
-The authors (sspd-method.md §1) run dlib's CNN face detector frame by frame
+The authors (book/method_reference.md §1) run dlib's CNN face detector frame by frame
 until the first frame with a face, enlarge that single box by a fixed rule and
 resize every frame's crop to 151x151 with bilinear interpolation, keeping BGR.
 dlib's model file is not shipped in any wheel, so this project uses OpenCV's
 Haar cascade ``haarcascade_frontalface_default.xml`` that ships inside the
 ``opencv-python-headless`` 4.x wheel (no download at run time). A different
-detector gives slightly different boxes than the authors' (decision 8 in
-sspd-method.md §14); the box mode is recorded in every cache entry.
+detector gives slightly different boxes than the authors' (decision 14.8 in
+book/method_reference.md); the box mode is recorded in every cache entry.
 
 Boxes everywhere are integer arrays ``[top, bottom, left, right]`` in
 full-frame pixels, bottom/right exclusive, so ``frame[top:bottom, left:right]``
@@ -25,7 +25,7 @@ import numpy as np
 from sspd.errors import DataError, NoFaceError
 
 __all__ = [
-    "FaceDetector", "enlarge_box", "first_frame_box", "tracked_boxes", "crop_faces",
+    "FaceDetector", "enlarge_box", "enlargement_margins", "first_frame_box", "tracked_boxes", "crop_faces",
     "HAAR_CASCADE",
 ]
 
@@ -94,8 +94,17 @@ class FaceDetector:
         return boxes[int(np.argmin((cy - H / 2.0) ** 2 + (cx - W / 2.0) ** 2))]
 
 
+def enlargement_margins(height: float, width: float) -> tuple[float, float]:
+    """(add_h, add_w) = (max(h/3, 40), max(w/3, 40)) px: the margins of :func:`enlarge_box`.
+
+    Exposed on their own for code that must know the enlarged box's size before any box
+    exists (the synthetic generator places the head so that this box fits the frame).
+    """
+    return max(height / 3.0, 40.0), max(width / 3.0, 40.0)
+
+
 def enlarge_box(box: Sequence[int], frame_shape: Sequence[int]) -> np.ndarray:
-    """The authors' box enlargement (sspd-method.md §1.3), clipped to the image.
+    """The authors' box enlargement (book/method_reference.md §1, step 3), clipped to the image.
 
     With h = bottom - top and w = right - left (pixels):
     add_h = max(h/3, 40), add_w = max(w/3, 40);
@@ -108,8 +117,7 @@ def enlarge_box(box: Sequence[int], frame_shape: Sequence[int]) -> np.ndarray:
     H, W = int(frame_shape[0]), int(frame_shape[1])
     if b <= t or r <= l:
         raise ValueError(f"empty box [top, bottom, left, right] = {[t, b, l, r]}")
-    add_h = max((b - t) / 3.0, 40.0)
-    add_w = max((r - l) / 3.0, 40.0)
+    add_h, add_w = enlargement_margins(b - t, r - l)
     t -= math.floor(1.4 * add_h)
     b += math.floor(add_h)
     l -= math.floor(add_w)

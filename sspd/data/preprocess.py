@@ -14,8 +14,7 @@ import argparse
 from pathlib import Path
 
 from sspd.data.cache import BOX_MODES, PreprocessConfig, build_cache
-
-FORMATS = ("ubfc", "ubfc1", "pure", "vipl", "synthetic")
+from sspd.data.readers import FORMATS
 
 
 def _fps(text: str) -> float | None:
@@ -29,7 +28,7 @@ def _fps(text: str) -> float | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", type=Path, help="dataset folder")
-    parser.add_argument("--format", required=True, choices=FORMATS, help="on-disk layout of ROOT")
+    parser.add_argument("--format", required=True, choices=tuple(FORMATS), help="on-disk layout of ROOT")
     parser.add_argument("--out", type=Path, default=None,
                         help="cache folder (default: data/cache/<format>)")
     parser.add_argument("--box", default="first", choices=BOX_MODES,

@@ -1,4 +1,4 @@
-"""PURE reader and writer (Stricker et al., RO-MAN 2014; datasets.md §2).
+"""PURE reader and writer (Stricker et al., RO-MAN 2014; book/evaluation_reference.md §7).
 
 Layout::
 

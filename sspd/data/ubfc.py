@@ -1,19 +1,19 @@
 """UBFC-rPPG readers and writers (DATASET_2 "realistic" and DATASET_1 "simple").
 
-DATASET_2 layout (datasets.md §1.1)::
+DATASET_2 layout (book/evaluation_reference.md §6.1)::
 
     <root>/subject1/vid.avi            uncompressed 24-bit BGR AVI, ~29-30 fps
     <root>/subject1/ground_truth.txt   3 lines, one value per frame:
                                        PPG, device HR (bpm), timestamps (s)
 
-DATASET_1 layout (§1.2)::
+DATASET_1 layout (§6.2)::
 
     <root>/5-gt/<any name>.avi
     <root>/5-gt/gtdump.xmp             CSV, no header: timestamp_ms, HR, SpO2, PPG (~62 Hz)
 
 Frame times come from line 3 of ``ground_truth.txt`` (DATASET_2) or from the
 container rate (DATASET_1). The device HR columns are kept in ``meta`` only: the
-ground-truth HR is computed from the PPG like the prediction (datasets.md §0.3).
+ground-truth HR is computed from the PPG like the prediction (book/evaluation_reference.md §5.3).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from sspd.data.video import read_video, write_video_lossless
 from sspd.errors import DataError
 from sspd.io import atomic_write_text
 
-# SSPD's hard-coded 30/12 split (sspd-method.md §9).
+# SSPD's hard-coded 30/12 split (book/method_reference.md §9).
 UBFC2_SUBJECTS: tuple[str, ...] = tuple(str(s) for s in (
     1, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 22, 23, 24, 25, 26, 27,
     30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49))
@@ -93,7 +93,7 @@ def read_ubfc2(subject_folder: str | Path) -> Recording:
                             f"decoded from {video.name}")
     measured = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 else container_fps
     disagree = bool(container_fps > 0 and abs(container_fps - measured) > FPS_DISAGREEMENT * measured)
-    if disagree:  # the timestamps win (datasets.md §0.1), but the user should know
+    if disagree:  # the timestamps win (book/evaluation_reference.md §5.1), but the user should know
         warnings.warn(f"{video}: container says {container_fps:.3f} fps but {gt.name} timestamps give "
                       f"{measured:.3f} fps; using the timestamps", stacklevel=2)
     m = _SUBJECT2.match(folder.name)

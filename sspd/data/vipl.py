@@ -1,4 +1,4 @@
-"""VIPL-HR (V1) reader and writer (Niu et al.; datasets.md §3).
+"""VIPL-HR (V1) reader and writer (Niu et al.; book/evaluation_reference.md §8).
 
 Layout::
 

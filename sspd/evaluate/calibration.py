@@ -13,18 +13,23 @@ table, and checks the three criteria of the calibration:
 The same three checks are also reported for the ``windowed`` protocol (keys prefixed ``windowed_``) when the
 table has it; they are informative, the toolbox checks are the criteria.
 
-All numbers are synthetic. ``python -m sspd.evaluate.calibration`` writes ``data/results/calibration/``.
+All numbers are synthetic. ``python -m sspd.evaluate.calibration`` writes ``data/results/calibration/``;
+:func:`recheck_calibration` re-evaluates a few of its subjects live and compares the errors.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sspd.data.splits import dataset_entries
+from sspd.errors import DataError
 from sspd.evaluate.methods import get_method
-from sspd.evaluate.runner import evaluate, metrics_row
+from sspd.evaluate.protocol import get_protocol
+from sspd.evaluate.runner import evaluate, evaluate_recording, metrics_row
 from sspd.io import atomic_path, atomic_write_json, manifest
 
 CALIBRATED_PRESETS = ("still", "motion", "hard")
@@ -82,6 +87,62 @@ def run_calibration(presets=CALIBRATED_PRESETS, methods=METHODS, protocols=PROTO
         "note": "All numbers are computed on synthetic data; they are not results on real datasets.",
     })
     return table
+
+
+def recheck_calibration(results: str | Path | None = None, presets=CALIBRATED_PRESETS,
+                        methods=("pos", "chrom", "green"), protocol: str = "toolbox",
+                        n_subjects: int = 2, atol: float = 1e-6,
+                        entries_by_preset: dict | None = None,
+                        progress: bool = False) -> pd.DataFrame:
+    """Re-evaluate a few subjects of a committed calibration run live and compare the errors.
+
+    results:    the run's folder (``out_dir`` of :func:`run_calibration`; default
+                ``data/results/calibration``), read for ``summary.json`` (its split) and
+                ``<preset>/<method>-<protocol>/per_video.csv``.
+    n_subjects: how many subjects per preset, the first ones of the committed per-video table
+                (every recording of each; recordings are matched on their key).
+    entries_by_preset: optional {preset: recordings}; otherwise the recordings of the run's split
+                come from :func:`sspd.data.splits.dataset_entries` (no rendering: a preset that is
+                not rendered is an error that says how to render it).
+    atol:       largest |live - committed| error (bpm) still counted as the same.
+    Returns one row per (preset, subject, method): ``error (live)``, ``error (committed)`` (bpm,
+    predicted minus true HR) and ``same``. Raises DataError for a committed subject that the
+    data do not hold, or a recording that the committed run does not.
+    """
+    from sspd.paths import results_dir
+
+    if n_subjects < 1:
+        raise ValueError(f"n_subjects must be >= 1, got {n_subjects}")
+    results = Path(results) if results is not None else results_dir() / "calibration"
+    split = json.loads((results / "summary.json").read_text())["manifest"]["config"].get("split", "all")
+    proto = get_protocol(protocol)
+    rows = []
+    for preset in presets:
+        committed = {m: pd.read_csv(results / preset / f"{m}-{protocol}" / "per_video.csv",
+                                    dtype={"subject": str, "key": str}).set_index("key")
+                     for m in methods}
+        subjects = list(dict.fromkeys(committed[methods[0]]["subject"]))[:n_subjects]
+        if entries_by_preset is not None:
+            entries = entries_by_preset[preset]
+        else:
+            entries, _ = dataset_entries(preset, split, progress=progress)
+        chosen = [e for e in entries if str(e.subject) in subjects]
+        absent = sorted(set(subjects) - {str(e.subject) for e in chosen})
+        if absent:
+            raise DataError(results / preset, f"committed subjects {absent} are not in the "
+                            f"{split!r} recordings of {preset!r}")
+        for entry in chosen:
+            for m in methods:
+                video, _ = evaluate_recording(get_method(m), entry, proto)
+                if video["key"] not in committed[m].index:
+                    raise DataError(results / preset, f"recording {video['key']!r} is not in the "
+                                    f"committed {m}-{protocol} run")
+                rows.append({"preset": preset, "subject": video["subject"], "method": m,
+                             "error (live)": video["error"],
+                             "error (committed)": float(committed[m].loc[video["key"], "error"])})
+    live = pd.DataFrame(rows)
+    live["same"] = np.isclose(live["error (live)"], live["error (committed)"], rtol=0.0, atol=atol)
+    return live
 
 
 def check_calibration(table: pd.DataFrame, protocol: str = "toolbox", pos_range=(1.5, 6.0),

@@ -3,7 +3,7 @@
 Examples::
 
     python -m sspd evaluate --method pos --dataset still --protocol authors
-    python -m sspd evaluate --method sspd --checkpoint data/results/training/study-easy/model_best.pt \
+    python -m sspd evaluate --method sspd --checkpoint runs/study-easy/model_best.pt \
         --dataset easy-full --protocol windowed
     python -m sspd evaluate --method chrom --dataset data/cache/ubfc --protocol toolbox
 
@@ -23,13 +23,14 @@ from sspd.data.splits import SPLITS, dataset_entries
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from sspd.data.synthetic.presets import PRESETS
     from sspd.evaluate.methods import METHOD_NAMES
-    from sspd.evaluate.protocol import PROTOCOLS
+    from sspd.evaluate.protocol import PROTOCOL_ALIASES, PROTOCOLS
 
     parser.add_argument("--method", required=True, choices=METHOD_NAMES, metavar="METHOD",
                         help=f"one of: {', '.join(METHOD_NAMES)}")
     parser.add_argument("--dataset", required=True,
                         help=f"synthetic preset ({'|'.join(PRESETS)}) or a clip-cache folder")
-    parser.add_argument("--protocol", default="authors", help=f"one of: {', '.join(PROTOCOLS)}")
+    parser.add_argument("--protocol", default="authors", choices=(*PROTOCOLS, *PROTOCOL_ALIASES),
+                        metavar="PROTOCOL", help=f"one of: {', '.join(PROTOCOLS)} (default authors)")
     parser.add_argument("--split", default="test", choices=SPLITS,
                         help="subjects to evaluate, from the dataset's split file (default test)")
     parser.add_argument("--split-file", type=Path, default=None,

@@ -9,6 +9,7 @@ chosen on validation data once for every method and its effect shown method by m
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 from sspd import signal as sig
 from sspd.evaluate.protocol import Protocol, get_protocol, hr_from_signal, preprocess
 
-__all__ = ["subharmonic_evidence", "window_evidence", "mae_by_ratio", "choose_ratio"]
+__all__ = ["subharmonic_evidence", "window_evidence", "mae_by_ratio", "choose_ratio", "second_harmonic_share"]
 
 
 def subharmonic_evidence(x: np.ndarray, fs: float, protocol: Protocol | str = "windowed") -> pd.DataFrame:
@@ -98,3 +99,82 @@ def choose_ratio(table: pd.DataFrame) -> float | None:
         scores.setdefault(key, []).append(mae)
     means = {k: float(np.mean(v)) for k, v in scores.items()}
     return min(means, key=lambda k: (round(means[k], 9), k is not None))
+
+
+def second_harmonic_share(bvp: np.ndarray, fs: float, hr_bpm: float, differentiate: bool = False) -> float:
+    """Power at 2f over power at f (f = ``hr_bpm`` / 60) of a contact pulse or its derivative.
+
+    Frame differences weight a pulse's harmonic k by about k (in amplitude), so a network that
+    reads them sees a derivative-like pulse; above 1 its second harmonic dominates.
+    """
+    x = np.diff(np.asarray(bvp, np.float64)) * fs if differentiate else np.asarray(bvp, np.float64)
+    freqs, psd = sig.power_spectrum(x, fs, window="hamming", resolution_hz=1.0 / 180.0)
+    f = hr_bpm / 60.0
+
+    def peak(f0):
+        near = np.abs(freqs - f0) <= 0.08 * f0
+        return float(psd[near].max())
+
+    return peak(2 * f) / peak(f)
+
+
+# ----------------------------------------------------------------------------- the study's analysis
+
+CLASSIC = ("pos", "chrom", "green")
+RATIOS = (None, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def collect_evidence(datasets=("still", "motion", "hard"), split: str = "train", methods=CLASSIC,
+                     runs: dict | None = None, progress: bool = False) -> pd.DataFrame:
+    """Window evidence of classic methods on ``split`` of each dataset, plus trained networks.
+
+    runs: optional {label: (run folder, dataset, network)}: the network's pulses on that
+    dataset's validation fold (read from / stored in the run's ``eval/`` folder).
+    """
+    from sspd.data.splits import dataset_entries
+    from sspd.evaluate.methods import get_method
+
+    parts = []
+    for ds in datasets:
+        entries, _ = dataset_entries(ds, split, progress=progress)
+        for m in methods:
+            parts.append(window_evidence(get_method(m), entries, method_name=m).assign(dataset=ds))
+    for label, (run_dir, ds, network) in (runs or {}).items():
+        from sspd.evaluate.pulses import StoredPulses, network_pulses
+
+        entries, _ = dataset_entries(ds, "val", progress=progress)
+        method = StoredPulses(network_pulses(run_dir, network, entries, progress), entries)
+        parts.append(window_evidence(method, entries, method_name=label).assign(dataset=ds))
+    return pd.concat(parts, ignore_index=True)
+
+
+def main(argv=None) -> int:
+    """Write the committed evidence: ``data/results/harmonics/evidence.csv`` (+ manifest)."""
+    import argparse
+
+    from sspd.io import atomic_write_json, atomic_write_text, manifest
+    from sspd.paths import results_dir
+
+    parser = argparse.ArgumentParser(description="subharmonic evidence on training/validation subjects")
+    parser.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR:DATASET:NETWORK",
+                        help="a trained network scored on the dataset's validation fold (repeatable)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    runs = {}
+    for item in args.run:
+        label, spec = item.split("=", 1)
+        run_dir, ds, network = spec.rsplit(":", 2)
+        runs[label] = (run_dir, ds, network)
+    out = Path(args.out) if args.out else results_dir() / "harmonics"
+    evidence = collect_evidence(runs=runs, progress=True)
+    atomic_write_text(out / "evidence.csv", evidence.to_csv(index=False))
+    atomic_write_json(out / "manifest.json", manifest({"runs": runs, "ratios": list(RATIOS),
+                                                       "datasets": ["still", "motion", "hard"]}, 0))
+    table = mae_by_ratio(evidence, RATIOS)
+    print(table.pivot(index="method", columns="ratio", values="MAE").round(2))
+    print("chosen ratio:", choose_ratio(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Heart-rate agreement metrics (evaluation-and-ecosystem.md §3), with bootstrap CIs.
+"""Heart-rate agreement metrics (book/evaluation_reference.md §3), with bootstrap CIs.
 
 Pairs (ĥ_i, h_i): predicted and ground-truth HR in bpm, one per evaluation unit (a video or a
 window). Error e_i = ĥ_i − h_i (positive = overestimate). Every summary states its ``n``.

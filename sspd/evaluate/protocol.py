@@ -1,7 +1,7 @@
 """Versioned evaluation protocols: how a pulse signal becomes heart rates.
 
 The protocol (window, estimator, band, detrend, filter, frequency grid, ground-truth definition)
-moves MAE by more than many model changes (evaluation-and-ecosystem.md §2), so it is one explicit,
+moves MAE by more than many model changes (book/evaluation_reference.md §1), so it is one explicit,
 frozen object written into every result file. Change a preset's behaviour → bump its ``version``.
 
 Pipeline of :func:`hr_from_signal` (identical for prediction and ground truth):
@@ -20,7 +20,7 @@ import numpy as np
 
 from sspd import signal as sig
 
-__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "preprocess", "hr_from_signal", "estimate_hr"]
+__all__ = ["Protocol", "PROTOCOLS", "PROTOCOL_ALIASES", "get_protocol", "preprocess", "hr_from_signal", "estimate_hr"]
 
 ESTIMATORS = ("fft", "welch", "peak", "authors")
 GT_DEFINITIONS = ("same", "beat")
@@ -35,7 +35,7 @@ class Protocol:
     name, version : preset identity; results name both.
     window_s, stride_s : window length and hop in seconds; ``window_s=None`` = whole video.
     estimator : "fft" (periodogram peak), "welch" (Welch peak), "peak" (peak interval on the
-        filtered signal), "authors" (CWT ridge filter then peak interval, sspd-method.md §8).
+        filtered signal), "authors" (CWT ridge filter then peak interval, book/method_reference.md §8.2).
     band : (low, high) Hz — the band-pass pass-band and the spectral search band.
     filter_order : Butterworth order of the band-pass (0 = no band-pass).
     detrend : None or "smoothness" (Tarvainen 2002 with ``detrend_lambda``).
@@ -46,7 +46,7 @@ class Protocol:
         "beat" — beat-based mean HR (neurokit2 beats) on the contact BVP window.
     waveform_sign : "per-recording" — the prediction's sign is flipped once per recording when its
         band-passed correlation with the contact BVP is negative (the losses do not fix
-        polarity, sspd-method.md §14.12), then waveform r is computed per window; "none".
+        polarity, book/method_reference.md §14.12), then waveform r is computed per window; "none".
     subharmonic_ratio : None (the spectral maximum), or rho: prefer the peak at half the
         maximum's frequency when it holds at least rho of its power ("fft" only; see
         :func:`sspd.signal.subharmonic_peak`). Applied to prediction and ground truth alike.
@@ -117,17 +117,18 @@ PROTOCOLS: dict[str, Protocol] = {
                     "0.667-3 Hz, Hamming periodogram zero-padded to a 1/180-Hz grid (SiNC nfft 5400 "
                     "at 30 fps, 0.33-bpm bins)"),
 }
-_ALIASES = {"sspd-official": "authors", "windowed-10s": "windowed"}
+#: Other names of the presets, accepted wherever a protocol name is.
+PROTOCOL_ALIASES = {"sspd-official": "authors", "windowed-10s": "windowed"}
 
 
 def get_protocol(name: str | Protocol) -> Protocol:
     """A preset by name (aliases: sspd-official → authors, windowed-10s → windowed)."""
     if isinstance(name, Protocol):
         return name
-    key = _ALIASES.get(name, name)
+    key = PROTOCOL_ALIASES.get(name, name)
     if key not in PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; presets: {', '.join(PROTOCOLS)} "
-                         f"(aliases: {', '.join(_ALIASES)})")
+                         f"(aliases: {', '.join(PROTOCOL_ALIASES)})")
     return PROTOCOLS[key]
 
 

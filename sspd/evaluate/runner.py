@@ -22,7 +22,7 @@ import pandas as pd
 
 from sspd import signal as sig
 from sspd.errors import DataError
-from sspd.evaluate.metrics import summarize
+from sspd.evaluate.metrics import pearson_r, summarize
 from sspd.evaluate.protocol import Protocol, get_protocol, hr_from_signal, preprocess
 from sspd.io import atomic_path, atomic_write_json, manifest
 
@@ -42,12 +42,6 @@ def _key(entry) -> str:
         return str(getattr(entry, "recording_key", None) or entry.key)
     except Exception:  # noqa: BLE001 — a broken entry still needs a name in the failure list
         return "?"
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    den = np.sqrt(np.sum(a * a) * np.sum(b * b))
-    return float(np.sum(a * b) / den) if den > 0 else float("nan")
 
 
 def evaluate_recording(method: Callable, entry, protocol: Protocol) -> tuple[dict, list[dict]]:
@@ -83,7 +77,7 @@ def evaluate_recording(method: Callable, entry, protocol: Protocol) -> tuple[dic
 
     # waveform r: band-passed, sign fixed once per recording (never per window, which would bias r up)
     pred_f, gt_f = _bandpassed(pulse, fs, protocol), _bandpassed(bvp, fs, protocol)
-    r_whole = _pearson(pred_f, gt_f)
+    r_whole = pearson_r(pred_f, gt_f)  # NaN for a flat signal (both are finite here)
     sign = -1.0 if (protocol.waveform_sign == "per-recording" and r_whole < 0) else 1.0
 
     windows = sig.sliding_windows(len(pulse), fs, protocol.window_s, protocol.stride_s)
@@ -94,7 +88,7 @@ def evaluate_recording(method: Callable, entry, protocol: Protocol) -> tuple[dic
             "dataset": entry.dataset, "key": key, "subject": str(entry.subject), "window": w,
             "t_start": t_origin + ts, "t_end": t_origin + te, "hr_pred": hr_p, "hr_gt": hr_g,
             "error": hr_p - hr_g, "abs_error": abs(hr_p - hr_g), "snr_db": snr,
-            "waveform_r": _pearson(sign * pred_f[start:stop], gt_f[start:stop]),
+            "waveform_r": pearson_r(sign * pred_f[start:stop], gt_f[start:stop]),
         })
     wdf = pd.DataFrame(rows)
     valid = np.isfinite(wdf["error"].to_numpy())

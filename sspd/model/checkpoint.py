@@ -1,4 +1,4 @@
-"""Loading the authors' released SSPD weights (sspd-method.md §10).
+"""Loading the authors' released SSPD weights (book/method_reference.md §10).
 
 The authors publish ``pretrained/ubfc.pth`` (github.com/LinXi1C/SSPD): a plain
 PyTorch state_dict of the inference model, 67 entries, 786,079 parameters,
@@ -12,7 +12,7 @@ a ``module.`` prefix (weights saved from ``nn.DataParallel``) is stripped, and
 keys listed in ``_KEY_MAP`` (empty today) are renamed, should a future release
 rename modules. Anything else missing, unexpected or of the wrong shape is a
 :class:`~sspd.errors.DataError` naming the file: unlike the authors' test
-script, loading is strict (§13 quirk 14).
+script, loading is strict (quirk §13.14).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The SSPD network: input BatchNorm, 3-D conv backbone, rPPG predictor and S3M.
 
-Reads top to bottom in the order data flows (sspd-method.md §3). Names follow the
+Reads top to bottom in the order data flows (book/method_reference.md §3). Names follow the
 paper's overview figure; module *attribute* names follow the authors' released
 checkpoint so that ``SSPD(s3m=False).load_state_dict(official, strict=True)``
 works without any key mapping:
@@ -86,7 +86,7 @@ class Predictor(nn.Module):
     """rPPG head on the pre-GAP map F: (B,256,T,8,8) -> y (B, 2*floor(T/2)).
 
     Halves time with a 2x2x2 average pool and restores it with nearest x2
-    upsampling, so an odd T loses its last sample (§13 quirk 4).
+    upsampling, so an odd T loses its last sample (quirk §13.4).
     """
 
     def __init__(self, c_in: int = 256, width: int = 64):

@@ -1,4 +1,4 @@
-"""Self-similarity maps (SSM) and self-similarity waves (sspd-method.md §4).
+"""Self-similarity maps (SSM) and self-similarity waves (book/method_reference.md §4).
 
 S[i, j] = <H_i, H_j> / (|H_i| |H_j|)          cosine similarity of tokens, (B,N,N)
 w[d]    = mean_{i=0..N-1-d} S[i, i+d]          mean of the d-th upper diagonal, (B,N)
@@ -8,7 +8,7 @@ of the beat period, so w oscillates at the heart rate (lags are in frames,
 the tokenizers have stride 1).
 
 Everything is vectorised: the released code loops over ~N^2/2 scalars in
-Python (§13 quirk 7). The diagonals are read with the "skew" trick: pad every
+Python (quirk §13.7). The diagonals are read with the "skew" trick: pad every
 row of S with N zeros, flatten, and re-read the flat buffer with row length
 2N+1, which shifts row i left by i, so column d of the result holds S[i, i+d]
 (or a zero pad where i+d >= N). Two pad copies, otherwise views; autograd-friendly.
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["self_similarity_map", "self_similarity_wave", "upper_diagonals",
-           "ssm_np", "ssw_np", "upper_diagonals_np"]
+           "ssm_np", "ssw_np", "upper_diagonals_np", "delay_tokens"]
 
 
 def self_similarity_map(h: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
@@ -104,3 +104,23 @@ def ssw_np(s: np.ndarray) -> np.ndarray:
     s = np.asarray(s, dtype=np.float64)
     N = s.shape[-1]
     return upper_diagonals_np(s).sum(axis=-2) / np.arange(N, 0, -1)
+
+
+def delay_tokens(x, width: int) -> np.ndarray:
+    """Toy tokens from a 1-D signal by delay embedding, one per start sample (stride 1).
+
+    x:     (N,) samples of a signal (any unit), standardised over the whole signal first (zero
+           mean, unit standard deviation), so the tokens are unitless.
+    width: samples per token, 1 <= width <= N (e.g. 0.5 s * fs).
+    Returns a read-only float64 view (N - width + 1, width): row i = standardised x[i:i+width].
+    For a periodic x, :func:`ssm_np` of these tokens has stripes at the period, like a network's.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    if not 1 <= width <= len(x):
+        raise ValueError(f"width must be in [1, {len(x)}] samples, got {width}")
+    sd = x.std()
+    if not np.isfinite(sd) or sd == 0:
+        raise ValueError("x must be finite and not constant")
+    return np.lib.stride_tricks.sliding_window_view((x - x.mean()) / sd, width)

@@ -2,7 +2,7 @@
 
 Recipes (``TrainConfig.from_recipe(name, **overrides)``; ``RECIPES`` lists them):
 
-- ``paper``: the authors' released schedule (see the book's method reference): 12 clips of
+- ``paper``: the authors' released schedule (book/method_reference.md §7.1): 12 clips of
   T = 300 frame differences per optimiser step, 30 epochs of one random window per training
   video, Adam at a constant 1e-3, EMA m0 = 0.9 -> 1 (cosine per step), fp16 autocast on CUDA.
   On UBFC-rPPG's 30 training videos: 3 steps per epoch, 90 in total. Minutes on a GPU.
@@ -193,7 +193,8 @@ class TrainConfig:
 
 
 RECIPES: dict[str, dict[str, Any]] = {
-    "paper": dict(T=300, batch_size=12, accum_steps=1, epochs=30, windows_per_video=1, amp="auto"),
+    "paper": dict(T=300, batch_size=12, accum_steps=1, epochs=30, windows_per_video=1, amp="auto",
+                  val_fraction=0.0),
     "study": dict(T=160, batch_size=2, accum_steps=6, epochs=1000, windows_per_video=1, max_steps=70,
                   amp="bf16", device="cpu", val_every=10, val_seconds=30.0),
     "smoke": dict(T=32, batch_size=2, epochs=2, windows_per_video=1, max_steps=2, amp="off",

@@ -1,4 +1,4 @@
-"""The EMA teacher (target network) of SSPD's self-distillation (sspd-method.md §5).
+"""The EMA teacher (target network) of SSPD's self-distillation (book/method_reference.md §5).
 
 theta_T <- m_k theta_T + (1 - m_k) theta_O after every optimiser step, with the
 per-iteration cosine momentum schedule

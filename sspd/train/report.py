@@ -18,7 +18,6 @@ on the same recordings as reference rows.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Iterable
@@ -26,59 +25,12 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from sspd.errors import DataError
 from sspd.evaluate.methods import get_method
+from sspd.evaluate.pulses import NETWORK_FILES, StoredPulses, network_pulses
 from sspd.evaluate.runner import evaluate, metrics_row
-from sspd.inference import SSPDMethod
-from sspd.io import atomic_path
 
-__all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "run_table", "learning_curves"]
-
-NETWORK_FILES = {"best": "model_best.pt", "last": "model_inference.pt",
-                 "student": "model_inference_online.pt", "initial": "model_initial.pt"}
-
-
-def _recording_id(entry) -> str:
-    """A stable name for a recording: its subject, length and a hash of its first frame."""
-    frames = entry.frames
-    digest = hashlib.sha1(np.ascontiguousarray(frames[0]).tobytes()).hexdigest()[:12]
-    return f"{entry.subject}-{len(frames)}-{digest}"
-
-
-class StoredPulses:
-    """A method that returns pulses computed earlier, looked up by recording (see ``network_pulses``)."""
-
-    def __init__(self, pulses: dict[str, np.ndarray], entries: Iterable):
-        self._by_frames = {id(e.frames): pulses[_recording_id(e)] for e in entries}
-
-    def __call__(self, frames_bgr, fs: float) -> np.ndarray:
-        try:
-            return self._by_frames[id(frames_bgr)]
-        except KeyError:
-            raise DataError(None, "no stored pulse for these frames (pass the same entries)") from None
-
-
-def network_pulses(run_dir: str | Path, network: str, entries: list, progress: bool = False) -> dict:
-    """Pulses of one network of a run on ``entries``, read from / added to ``eval/pulses_<network>.npz``."""
-    run_dir = Path(run_dir)
-    weights = run_dir / NETWORK_FILES[network]
-    if not weights.is_file():
-        raise DataError(weights, f"run has no {network!r} network")
-    store = run_dir / "eval" / f"pulses_{network}.npz"
-    pulses = dict(np.load(store)) if store.is_file() else {}
-    missing = [e for e in entries if _recording_id(e) not in pulses]
-    if missing:
-        from tqdm import tqdm
-
-        method = SSPDMethod(weights)
-        for e in tqdm(missing, desc=f"{network} pulses", disable=not progress):
-            pulses[_recording_id(e)] = method(np.asarray(e.frames), float(e.fps)).astype(np.float32)
-        store.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(store, suffix=".npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **pulses)
-    return {k: pulses[k].astype(np.float64) for k in (_recording_id(e) for e in entries)}
-
+__all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "run_table", "learning_curves",
+           "config_changes", "experiments_table"]
 
 def evaluate_run(run_dir: str | Path, entries: list, dataset_name: str,
                  networks: Iterable[str] = ("best", "last", "initial"),
@@ -127,3 +79,61 @@ def learning_curves(run_dir: str | Path) -> pd.DataFrame:
     if not path.is_file() or path.stat().st_size == 0:
         return pd.DataFrame(columns=["step", "network", "MAE", "r", "snr_db", "n_windows"])
     return pd.read_csv(path)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+_NOT_RECIPE = {"data", "split", "recipe", "device", "num_workers", "seed"}
+
+
+def config_changes(config: dict) -> str:
+    """What a run's config changes relative to its recipe, as ``key=value`` text ("" if nothing)."""
+    from sspd.train.config import TrainConfig
+
+    base = _flat(TrainConfig.from_recipe(config.get("recipe", "paper")).to_dict())
+    mine = _flat(config)
+    diff = [f"{k}={mine[k]}" for k in sorted(mine)
+            if k not in _NOT_RECIPE and json.dumps(mine[k]) != json.dumps(base.get(k))]
+    return ", ".join(diff)
+
+
+def experiments_table(runs_dir: str | Path) -> pd.DataFrame:
+    """One row per run folder under ``runs_dir``: what it changed and what validation said.
+
+    Columns: run, data, recipe, changes (vs the recipe), seed, steps, minutes (training and
+    validation wall time), val MAE of the initial weights (step 0), the best teacher (and its
+    step) and the last teacher, and the last teacher's waveform r. Runs without a validation
+    log have NaN validation columns; an unfinished run says so in ``status``.
+    """
+    rows = []
+    for run in sorted(p for p in Path(runs_dir).iterdir() if (p / "config.json").is_file()):
+        config = json.loads((run / "config.json").read_text())
+        manifest = json.loads((run / "manifest.json").read_text()) if (run / "manifest.json").is_file() else {}
+        log = pd.read_csv(run / "train_log.csv") if (run / "train_log.csv").is_file() else pd.DataFrame()
+        val = learning_curves(run)
+        teacher = val[val["network"] == "teacher"].sort_values("step")
+        total = manifest.get("total_steps")
+        done = len(log)
+        row = {"run": run.name, "data": config.get("data"), "recipe": config.get("recipe"),
+               "changes": config_changes(config), "seed": config.get("seed"),
+               "steps": done, "status": "done" if (run / "model_inference.pt").is_file() else
+               f"running/stopped at {done}/{total}",
+               "train_min": float(log["seconds"].sum() / 60) if "seconds" in log else np.nan,
+               "val_MAE_initial": np.nan, "val_MAE_best": np.nan, "best_step": np.nan,
+               "val_MAE_last": np.nan, "val_r_last": np.nan}
+        if len(teacher):
+            first, last = teacher.iloc[0], teacher.iloc[-1]
+            best = teacher.loc[teacher["MAE"].idxmin()]
+            row.update(val_MAE_initial=first["MAE"] if first["step"] == 0 else np.nan,
+                       val_MAE_best=best["MAE"], best_step=int(best["step"]), val_MAE_last=last["MAE"],
+                       val_r_last=last["r"])
+        rows.append(row)
+    return pd.DataFrame(rows)

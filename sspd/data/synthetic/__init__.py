@@ -1,4 +1,4 @@
-"""Physically grounded synthetic face videos with known ground truth (synthetic-data.md).
+"""Physically grounded synthetic face videos with known ground truth (book/synthetic_design.md).
 
 Every number produced on these videos is *synthetic* and is never compared in absolute
 terms with published results on real datasets.

@@ -6,7 +6,7 @@ The head texture lives in an *atlas* indexed by (u, v): u = atan2(q_x, q_z) ∈ 
 Atlas channels (float32, linear):
   A (H, W, 4): albedo R, G, B (linear sRGB, white-light reflectance) and pulse weight w(x);
   B (H, W, 4): specular strength k_s(x), eye mask (for blinks), region delay τ(x) in s, skin mask.
-Features (eyes, brows, lips, nostrils, hair) carry pulse weight 0 (lips weak), §5.
+Features (eyes, brows, lips, nostrils, hair) carry pulse weight 0 (lips weak), book/synthetic_design.md §5.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Camera: pulse signature u_p, white balance, auto-exposure, sensor noise, tone curve, codec, timing.
 
-Order of operations (synthetic-data.md §3, §8): linear scene radiance L → Poisson–Gaussian
+Order of operations (book/synthetic_design.md §3, §8): linear scene radiance L → Poisson–Gaussian
 sensor noise (in photo-electrons, before any gain) → white-balance and exposure gains →
 sRGB tone curve → round to 8 bit → optional lossy codec round trip at camera resolution.
 Noise before quantisation is what dithers the sub-DN pulse.

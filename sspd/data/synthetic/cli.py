@@ -14,12 +14,20 @@ import json
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
+from sspd.paths import synthetic_dir
+
+from .generator import OUTPUTS, draw_subject, render_video
+from .presets import PRESETS, get_preset
+from .storage import _request, _subject_list, export_pure, export_ubfc2, generate_dataset, is_complete
+
 DEFAULT_SET = ("still", "motion", "hard")
+#: Real datasets' layouts a preset can be written in (``--format``), besides the generator's own "synthetic".
+EXPORTERS = {"ubfc": export_ubfc2, "pure": export_pure}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .presets import PRESETS
-
     parser.add_argument("--preset", default="default", choices=("default", *PRESETS),
                         help="preset to render ('default' = still, motion and hard; '<name>-full' = "
                              "the dataset-sized version)")
@@ -29,16 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subjects", type=int, default=None, help="render only the first N subjects")
     parser.add_argument("--duration", type=float, default=None, help="clip length in seconds (preset default)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed")
-    parser.add_argument("--format", default="synthetic", choices=("synthetic", "ubfc", "pure"),
+    parser.add_argument("--format", default="synthetic", choices=("synthetic", *EXPORTERS),
                         help="on-disk layout")
-    parser.add_argument("--output", default="crop", choices=("crop", "full"),
+    parser.add_argument("--output", default="crop", choices=OUTPUTS,
                         help="frames for --format synthetic: 151x151 face crops or full camera frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _export_folder(root: Path, preset, sid: str, fmt: str) -> Path:
-    from .generator import draw_subject
-
     if fmt == "ubfc":
         return root / f"{preset.name}_ubfc" / f"subject{sid}"
     task = draw_subject(preset, sid, 0)["task"]
@@ -53,11 +59,6 @@ def _export_done(folder: Path, fmt: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sspd.paths import synthetic_dir
-
-    from .presets import get_preset
-    from .storage import _request, _subject_list, export_pure, export_ubfc2, generate_dataset, is_complete
-
     root = Path(args.out) if args.out is not None else synthetic_dir()
     names = DEFAULT_SET if args.preset == "default" else (args.preset,)
     for name in names:
@@ -78,13 +79,10 @@ def run(args: argparse.Namespace) -> int:
             generate_dataset(preset, root, subjects=ids, seed=args.seed, duration_s=args.duration,
                              output=args.output, progress=not args.no_progress)
         else:
-            from tqdm import tqdm
-
-            from .generator import render_video
             for sid in tqdm(missing, desc=f"{name} -> {args.format}", disable=args.no_progress):
                 video = render_video(preset, sid, seed=args.seed, output="full", duration_s=args.duration)
                 folder = _export_folder(root, preset, sid, args.format)
-                (export_ubfc2 if args.format == "ubfc" else export_pure)(video, folder)
+                EXPORTERS[args.format](video, folder)
         dur = preset.duration_s if args.duration is None else args.duration
         print(json.dumps({"preset": name, "format": args.format, "videos": len(ids), "rendered": len(missing),
                           "duration_s": dur, "seed": args.seed, "root": str(root),

@@ -73,7 +73,9 @@ def make_lighting(t: np.ndarray, rng: np.random.Generator, *, n_lights: tuple[in
                   step_prob: float = 0.0, step_amp: tuple[float, float] = (0.2, 0.6),
                   shadow_prob: float = 0.0, side_light: bool = False,
                   shininess: tuple[float, float] = (5, 40)) -> Lighting:
-    """Draw a clip's lighting (§7). Ranges are (lo, hi) drawn uniformly; ``t`` are frame times (s).
+    """Draw a clip's lighting (book/synthetic_design.md §7).
+
+    Ranges are (lo, hi) drawn uniformly; ``t`` are frame times (s).
 
     screen_amp : fluctuation std of the screen light as a fraction of E0 (0.1–1 % realistic), band 0.1–3 Hz.
     screen_dc : mean screen irradiance as a fraction of E0 (carries its own colour into the DC skin tone).

@@ -3,7 +3,7 @@
 All profiles are functions of the frame times ``t`` (s), so variable frame rates work.
 Rotations are in degrees (yaw: turn to the image right is +; pitch: nod down is +; roll),
 translations ``tx``, ``ty`` in fractions of the face height (image right / down positive),
-``scale`` a multiplier of the head size. Magnitudes follow synthetic-data.md §6 (PURE
+``scale`` a multiplier of the head size. Magnitudes follow book/synthetic_design.md §6 (PURE
 numbers as commonly quoted from Stricker et al. 2014; verify).
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Everything is a pure function of its arguments and a ``numpy.random.Generator``;
 times are in seconds, rates in bpm or breaths/min, sampling rates in Hz.
 
-Design (synthetic-data.md §4):
+Design (book/synthetic_design.md §4):
 - HR0(t): constant + ramp + Ornstein–Uhlenbeck wander ("game"/"rest"), or an
   exponential post-exercise decay ("exercise").
 - Beat times t_{n+1} = t_n + IBI_n with
@@ -145,7 +145,7 @@ def respiration(t: np.ndarray, rate_bpm: float, rng: np.random.Generator, *, jit
 def beat_times(t_start: float, t_end: float, hr0: callable, resp: callable, rng: np.random.Generator, *,
                a_rsa: float = 0.03, a_lf: float = 0.015, sigma_j: float = 0.01,
                hr_support: tuple[float, float] = (40.0, 160.0)) -> np.ndarray:
-    """Beat onset times (s) from ``t_start`` until past ``t_end`` (parametric IBI model, §4 (a)).
+    """Beat onset times (s) from ``t_start`` until past ``t_end`` (parametric IBI model, §4).
 
     hr0(t) -> bpm and resp(t) -> r (peak-to-peak 1) are callables on scalar/array times.
     RSA shortens beats during inhalation; Mayer waves via unit-std narrow-band noise at 0.08–0.12 Hz.

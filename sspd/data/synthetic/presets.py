@@ -3,7 +3,7 @@
 Ranges are (lo, hi) tuples drawn uniformly per subject unless stated. The presets differ in
 distribution (camera signature, skin mix, HR, light, motion, codec, fps) so cross-dataset
 comparisons on synthetic data measure real shifts. All numbers here are *uncalibrated
-starting points* (synthetic-data.md §12): a calibration pass with POS/CHROM/GREEN tunes them
+starting points* (book/synthetic_design.md §12): a calibration pass with POS/CHROM/GREEN tunes them
 here, in one place, and records the frozen values.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ TASKS = {
 
 @dataclass(frozen=True)
 class Preset:
-    """All parameters of one synthetic dataset (see synthetic-data.md §11)."""
+    """All parameters of one synthetic dataset (see book/synthetic_design.md §11)."""
 
     name: str
     description: str
@@ -184,7 +184,7 @@ PRESETS: dict[str, Preset] = {
         n_sat=(2000.0, 8000.0), sigma_read=(2.0, 5.0), codec="mjpeg", mjpeg_quality=(60, 90)),
 }
 
-# Positive control, not a benchmark (synthetic-data.md §13.1 "easy still configuration"): `still`'s subjects,
+# Positive control, not a benchmark (book/synthetic_design.md §13.1, recoverability): `still`'s subjects,
 # HR distribution and camera, with the pre-calibration pulse strength (A_G 0.5-1.5 %), no screen light or
 # flicker and a brighter sensor, so a method that learns the pulse at all should show it here.
 PRESETS["easy"] = dataclasses.replace(

@@ -6,7 +6,7 @@ with one ``cv2.remap`` per 4-channel atlas; shade with Lambert + Blinn–Phong f
 normal; blend with the background over a ±1-px antialiased limb. Everything the frame does not
 need (the texture, the background, the pixel grid) is prepared once per video.
 
-Image formation (synthetic-data.md §8), linear RGB, channel c:
+Image formation (book/synthetic_design.md §8), linear RGB, channel c:
     L_c = E(t)·e_c·[ρ_c·(a_amb + Σ_j s_j·max(0, n·l_j))·(1 − A_G·ũ_p,c·w·p(t − τ))
                     + k_s·Σ_j s_j·max(0, n·h_j)^α]
           + E0·s(t)·e_s,c·ρ_c·max(0, n·l_s)·(1 − A_G·ũ_p,c·w·p)           (screen light)
@@ -58,19 +58,6 @@ def face_box(R: np.ndarray, axes: np.ndarray, cx: float, cy: float, v_top: float
     x = cx + P[vis, 0]
     y = cy - P[vis, 1]
     return np.array([y.min(), y.max(), x.min(), x.max()])
-
-
-def enlarge_box(box, frame_hw: tuple[int, int]) -> np.ndarray:
-    """SSPD's box enlargement (sspd-method.md §1) of an integer box [top, bottom, left, right].
-
-    add_h = max(h/3, 40), add_w = max(w/3, 40); top −= ⌊1.4·add_h⌋, bottom += ⌊add_h⌋,
-    left −= ⌊add_w⌋, right += ⌊add_w⌋; clipped to the image of size ``frame_hw`` = (H, W).
-    """
-    t, b, l, r = (int(v) for v in box)
-    add_h, add_w = max((b - t) / 3.0, 40.0), max((r - l) / 3.0, 40.0)
-    H, W = frame_hw
-    return np.array([max(t - int(np.floor(1.4 * add_h)), 0), min(b + int(np.floor(add_h)), H),
-                     max(l - int(np.floor(add_w)), 0), min(r + int(np.floor(add_w)), W)], dtype=np.int64)
 
 
 class HeadRenderer:

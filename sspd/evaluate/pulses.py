@@ -1,0 +1,67 @@
+"""Pulses of a saved network, computed once and kept beside its weights.
+
+Running SSPD over a minute of video costs tens of seconds on a CPU, while applying another
+protocol or estimator to its pulse costs milliseconds. :func:`network_pulses` runs a network of
+a training-run folder once per recording and stores the pulses in ``eval/pulses_<network>.npz``;
+:class:`StoredPulses` then serves them to the evaluation runner as an ordinary method.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from sspd.errors import DataError
+from sspd.inference import SSPDMethod
+from sspd.io import atomic_path
+
+__all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "recording_id"]
+
+NETWORK_FILES = {"best": "model_best.pt", "last": "model_inference.pt",
+                 "student": "model_inference_online.pt", "initial": "model_initial.pt"}
+
+
+def recording_id(entry) -> str:
+    """A stable name for a recording: its subject, length and a hash of its first frame."""
+    frames = entry.frames
+    digest = hashlib.sha1(np.ascontiguousarray(frames[0]).tobytes()).hexdigest()[:12]
+    return f"{entry.subject}-{len(frames)}-{digest}"
+
+
+class StoredPulses:
+    """A method that returns pulses computed earlier, looked up by recording (see ``network_pulses``)."""
+
+    def __init__(self, pulses: dict[str, np.ndarray], entries: Iterable):
+        self._by_frames = {id(e.frames): pulses[recording_id(e)] for e in entries}
+
+    def __call__(self, frames_bgr, fs: float) -> np.ndarray:
+        try:
+            return self._by_frames[id(frames_bgr)]
+        except KeyError:
+            raise DataError(None, "no stored pulse for these frames (pass the same entries)") from None
+
+
+def network_pulses(run_dir: str | Path, network: str, entries: list, progress: bool = False) -> dict:
+    """Pulses of one network of a run on ``entries``, read from / added to ``eval/pulses_<network>.npz``."""
+    run_dir = Path(run_dir)
+    weights = run_dir / NETWORK_FILES[network]
+    if not weights.is_file():
+        raise DataError(weights, f"run has no {network!r} network")
+    store = run_dir / "eval" / f"pulses_{network}.npz"
+    pulses = dict(np.load(store)) if store.is_file() else {}
+    missing = [e for e in entries if recording_id(e) not in pulses]
+    if missing:
+        from tqdm import tqdm
+
+        method = SSPDMethod(weights)
+        for e in tqdm(missing, desc=f"{network} pulses", disable=not progress):
+            pulses[recording_id(e)] = method(np.asarray(e.frames), float(e.fps)).astype(np.float32)
+        store.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(store, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, **pulses)
+    return {k: pulses[k].astype(np.float64) for k in (recording_id(e) for e in entries)}
+
+

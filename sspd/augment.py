@@ -46,6 +46,9 @@ class AugmentConfig:
     mask_keep:     MDM keep probability rho per pixel and difference frame (0.7); 1.0 disables.
     flips:         random horizontal and vertical flips, p=0.5 each, per clip and per view.
     size:          network input size in pixels (128; the backbone needs 128).
+    student_view:  "local" (LGA: the student sees a native-scale crop, the method) or
+                   "global" (the "without LGA" ablation: the student sees the whole frame
+                   resized, like the teacher, with its own flips and mask; no crop is drawn).
     """
 
     crop: str = "random"
@@ -53,6 +56,7 @@ class AugmentConfig:
     mask_keep: float = 0.7
     flips: bool = True
     size: int = 128
+    student_view: str = "local"
 
     def __post_init__(self):
         if self.crop not in ("random", "topleft"):
@@ -64,6 +68,9 @@ class AugmentConfig:
             raise ValueError(f"AugmentConfig.mask_keep must be in (0, 1], got {self.mask_keep}")
         if self.size < 1:
             raise ValueError(f"AugmentConfig.size must be positive, got {self.size}")
+        if self.student_view not in ("local", "global"):
+            raise ValueError(f"AugmentConfig.student_view must be 'local' or 'global', "
+                             f"got {self.student_view!r}")
 
 
 @dataclass(frozen=True)
@@ -180,10 +187,10 @@ def local_global_views(clip, cfg: AugmentConfig, generator: torch.Generator, *,
 
     # Draw all random numbers first, in a fixed order: crop, student flips,
     # teacher flips, then the mask.
-    if cfg.crop == "random":
+    if cfg.crop == "random" and cfg.student_view == "local":
         oy = torch.randint(0, H - size + 1, (B,), generator=generator)
         ox = torch.randint(0, W - size + 1, (B,), generator=generator)
-    else:  # released quirk: the offset is always 0
+    else:  # released quirk (or no crop at all without LGA): the offset is always 0
         oy = torch.zeros(B, dtype=torch.long)
         ox = torch.zeros(B, dtype=torch.long)
     if cfg.flips:
@@ -191,8 +198,11 @@ def local_global_views(clip, cfg: AugmentConfig, generator: torch.Generator, *,
     else:
         flips = torch.zeros(4, B, dtype=torch.bool)
 
-    # Student (LGA_O): native-scale crop -> flips -> differences -> MDM.
-    local = torch.stack([clip[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] for b in range(B)])
+    # Student (LGA_O): native-scale crop (without LGA: the global view) -> flips -> differences -> MDM.
+    if cfg.student_view == "global":
+        local = resize_frames(clip, size, cfg.resize_interp)
+    else:
+        local = torch.stack([clip[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] for b in range(B)])
     local = _flip(local, flips[0], flips[1])
     v_m = frame_differences(local)  # (B, 3, T, size, size)
     kept = np.ones(B)

@@ -17,7 +17,7 @@ Recipes (``TrainConfig.from_recipe(name, **overrides)``; ``RECIPES`` lists them)
     * bf16 autocast for the networks (1.5x faster on this CPU; the losses stay in float32);
     * a fixed budget of optimiser steps with the EMA schedule spanning it; the windows are
       drawn epoch by epoch, one per video per epoch, as in the paper;
-    * validation on the held-out training subjects every ``val_every`` steps (first 30 s).
+    * validation on the held-out training subjects every ``val_every`` steps (first 20 s).
   The 128x128 input is not reduced (the backbone needs it).
 - ``smoke``: seconds, for tests and CI: T = 32 differences, 2 clips, 2 steps. The TS blocks
   shorten the token sequence by 8 + 6 + 4 = 18 and L_freq needs one cardiac-band bin, so
@@ -44,6 +44,7 @@ __all__ = ["TrainConfig", "RECIPES", "MIN_T", "recipe"]
 # The TS blocks (kernels 9, 7, 5) leave N_3 = T - 18 tokens; L_freq needs floor(3 N_3 / 30) >= 1
 # (measured: T = 26 fails in the loss at 30 fps, T = 28 trains).
 MIN_T = 28
+RELEASED_S3M_KERNELS = (9, 7, 5)
 
 
 @dataclass
@@ -78,6 +79,9 @@ class TrainConfig:
     num_workers:       DataLoader worker processes (0 = load in the main process).
     device:            "auto" (CUDA when available), "cpu" or "cuda[:k]".
     evaluate_weights:  which network ``model_inference.pt`` holds: "target" (EMA teacher) or "online".
+    s3m_kernels:       kernel sizes of the S3M's TS blocks, one per pyramid level (None = the
+                       released (9, 7, 5); e.g. (9,) or (9, 7) for a shallower pyramid). The
+                       inference network does not depend on it.
     """
 
     recipe: str = "paper"
@@ -101,6 +105,7 @@ class TrainConfig:
     num_workers: int = 0
     device: str = "auto"
     evaluate_weights: str = "target"
+    s3m_kernels: tuple[int, ...] | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -109,6 +114,8 @@ class TrainConfig:
             self.augment = AugmentConfig(**self.augment)
         if isinstance(self.loss, dict):
             self.loss = LossConfig(**self.loss)
+        if self.s3m_kernels is not None:
+            self.s3m_kernels = tuple(int(k) for k in self.s3m_kernels)
         self.validate()
 
     def validate(self) -> None:
@@ -135,8 +142,15 @@ class TrainConfig:
             raise ValueError(f"val_every must be >= 1 or None, got {self.val_every}")
         if self.evaluate_weights not in ("target", "online"):
             raise ValueError(f"evaluate_weights must be 'target' or 'online', got {self.evaluate_weights!r}")
+        if self.s3m_kernels is not None and (not self.s3m_kernels or min(self.s3m_kernels) < 1):
+            raise ValueError(f"s3m_kernels must be None or positive kernel sizes, got {self.s3m_kernels}")
 
     # ------------------------------------------------------------------ recipes / io
+
+    @property
+    def s3m_pyramid(self) -> tuple[int, ...]:
+        """Kernel sizes of the S3M's TS blocks: ``s3m_kernels``, or the released (9, 7, 5)."""
+        return self.s3m_kernels if self.s3m_kernels is not None else RELEASED_S3M_KERNELS
 
     @property
     def effective_batch(self) -> int:
@@ -196,7 +210,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "paper": dict(T=300, batch_size=12, accum_steps=1, epochs=30, windows_per_video=1, amp="auto",
                   val_fraction=0.0),
     "study": dict(T=160, batch_size=2, accum_steps=6, epochs=1000, windows_per_video=1, max_steps=70,
-                  amp="bf16", device="cpu", val_every=10, val_seconds=30.0),
+                  amp="bf16", device="cpu", val_every=10, val_seconds=20.0),
     "smoke": dict(T=32, batch_size=2, epochs=2, windows_per_video=1, max_steps=2, amp="off",
                   device="cpu", val_fraction=0.0),
 }

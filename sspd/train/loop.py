@@ -296,7 +296,7 @@ def setup(config: TrainConfig, out_dir: Path, resume: bool, entries: list | None
         _check_same_run(ckpt["config"], config, ckpt_path)
 
     _seed_everything(config.seed)
-    online = SSPD(s3m=True).to(device)        # init from the seeded global RNG: same on all ranks
+    online = SSPD(s3m=True, kernels=config.s3m_pyramid).to(device)  # seeded init: same on all ranks
     target = make_target(online)              # exact copy, no grad, stays in train mode
     optimizer = torch.optim.Adam(_param_groups(online, config.weight_decay), lr=config.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)

@@ -35,35 +35,36 @@ __all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "r
 def evaluate_run(run_dir: str | Path, entries: list, dataset_name: str,
                  networks: Iterable[str] = ("best", "last", "initial"),
                  classic: Iterable[str] = ("pos",), protocols: Iterable[str] = ("windowed",),
-                 n_boot: int = 1000, progress: bool = False) -> pd.DataFrame:
+                 n_boot: int = 1000, progress: bool = False, subdir: str = "eval") -> pd.DataFrame:
     """Score the run's networks and classic reference methods on ``entries``.
 
-    Writes ``run_dir/eval/<name>-<protocol>/`` (per_video.csv, per_window.csv, summary.json)
-    and returns :func:`run_table` of the run.
+    Writes ``run_dir/<subdir>/<name>-<protocol>/`` (per_video.csv, per_window.csv, summary.json;
+    ``subdir`` "eval" for the run's own test subjects, e.g. "eval-motion-full" for another
+    dataset) and returns :func:`run_table` of that folder.
     """
     run_dir = Path(run_dir)
     for network in networks:
         method = StoredPulses(network_pulses(run_dir, network, entries, progress), entries)
         for protocol in protocols:
-            evaluate(method, entries, protocol, run_dir / "eval" / f"{network}-{protocol}",
+            evaluate(method, entries, protocol, run_dir / subdir / f"{network}-{protocol}",
                      method_name=f"sspd-{network}", dataset_name=dataset_name, progress=False,
                      n_boot=n_boot, config={"run": run_dir.name, "network": network,
                                             "weights": NETWORK_FILES[network]})
     for name in classic:
         for protocol in protocols:
-            evaluate(get_method(name), entries, protocol, run_dir / "eval" / f"{name}-{protocol}",
+            evaluate(get_method(name), entries, protocol, run_dir / subdir / f"{name}-{protocol}",
                      method_name=name, dataset_name=dataset_name, progress=False, n_boot=n_boot)
-    return run_table(run_dir)
+    return run_table(run_dir, subdir=subdir)
 
 
-def run_table(run_dir: str | Path, metrics=("MAE", "RMSE", "r")) -> pd.DataFrame:
+def run_table(run_dir: str | Path, metrics=("MAE", "RMSE", "r"), subdir: str = "eval") -> pd.DataFrame:
     """One row per scored (method, protocol) of a run: window-level metrics with 95 % CIs.
 
     Columns: method, protocol, n (windows), n_subjects, each metric with ``_lo``/``_hi``, SNR and
     mean waveform r. Empty when the run has not been scored.
     """
     rows = []
-    for summary_path in sorted((Path(run_dir) / "eval").glob("*/summary.json")):
+    for summary_path in sorted((Path(run_dir) / subdir).glob("*/summary.json")):
         summary = json.loads(summary_path.read_text())
         level = "window" if "window" in summary["levels"] else "video"
         row = metrics_row(summary, level, metrics)
@@ -137,3 +138,33 @@ def experiments_table(runs_dir: str | Path) -> pd.DataFrame:
                        val_r_last=last["r"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    """``python -m sspd.train.report RUN_DIR``: score a finished run on its test subjects."""
+    import argparse
+
+    from sspd.data.splits import dataset_entries
+
+    parser = argparse.ArgumentParser(description="score a training run's networks on held-out subjects")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--dataset", default=None, help="dataset to score on (default: the run's own data)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--networks", nargs="+", default=["best", "last", "initial"], choices=list(NETWORK_FILES))
+    parser.add_argument("--classic", nargs="*", default=["pos"])
+    parser.add_argument("--protocols", nargs="+", default=["windowed"])
+    args = parser.parse_args(argv)
+    config = json.loads((args.run_dir / "config.json").read_text())
+    dataset = args.dataset or config["data"]
+    entries, name = dataset_entries(dataset, args.split, progress=True)
+    subdir = "eval" if dataset == config["data"] else f"eval-{name}"
+    table = evaluate_run(args.run_dir, entries, name, args.networks, args.classic, args.protocols,
+                         progress=True, subdir=subdir)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(table[["method", "protocol", "n", "n_subjects", "MAE", "MAE_lo", "MAE_hi", "r", "waveform_r"]]
+              .round(2).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

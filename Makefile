@@ -12,7 +12,7 @@ SRC := $(BUILD)/src
 export OMP_NUM_THREADS ?= 2
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test setup data unit nbval clean-book
+.PHONY: book test setup data unit nbval clean-book study
 
 setup: $(STAMP)
 
@@ -48,6 +48,12 @@ unit: data
 
 nbval: data
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax book
+
+# The study grid (sspd/study/grid.py): trains, scores and publishes every item not done yet
+# into data/results/study/ (resumable; about an hour of 2-core CPU per training run).
+# STUDY_ARGS="--max-runs 1" (the next item), "--status", "--dry-run", "--jobs 2", "--group reference".
+study: data
+	$(PY) -m sspd study $(STUDY_ARGS)
 
 test: data
 	$(PY) -m pytest -q -p no:cacheprovider tests

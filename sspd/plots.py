@@ -14,7 +14,7 @@ from sspd import signal as sig
 from sspd.evaluate import metrics
 
 __all__ = ["bland_altman", "scatter_pred_true", "waveform_overlay", "spectrum", "per_subject_errors",
-           "learning_curve", "predicted_hr_by_step", "prediction_figure"]
+           "learning_curve", "predicted_hr_by_step", "prediction_figure", "sweep_curves"]
 
 
 def _axes(ax, figsize=(5, 4)):
@@ -190,4 +190,55 @@ def prediction_figure(result: dict):
     ax2.legend(fontsize=8)
     fig.tight_layout()
     plt.close(fig)  # returned to be saved or shown, not left open in pyplot's figure list
+    return fig
+
+
+def sweep_curves(curves, labels: dict | None = None, methods=None, ncols: int = 4, metric: str = "MAE",
+                 title: str | None = None):
+    """Small multiples of a stress-test sweep: ``metric`` against level, one panel per factor, one line per
+    method, with its 95 % CI as a band. Returns the Figure.
+
+    ``curves``: rows with ``factor``, ``level`` (text), ``level_index`` (position in the sweep, mildest first),
+    ``method``, ``metric``, ``metric_lo`` and ``metric_hi`` (e.g. :func:`sspd.evaluate.sweep.curve_table`).
+    Levels are drawn at equal spacing in sweep order and labelled with their text; ``labels`` maps a factor
+    to its x-axis label (level and unit). ``methods`` fixes the lines and their colours (default: as they
+    first appear).
+    """
+    import matplotlib.pyplot as plt
+
+    factors = list(dict.fromkeys(curves["factor"]))
+    if not factors:
+        raise ValueError("no curves to draw")
+    methods = list(methods) if methods is not None else list(dict.fromkeys(curves["method"]))
+    nrows = -(-len(factors) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.9 * nrows), squeeze=False)
+    for ax, factor in zip(axes.flat, factors):
+        d = curves[curves["factor"] == factor]
+        ticks = d.drop_duplicates("level_index").sort_values("level_index")
+        for k, method in enumerate(methods):
+            g = d[d["method"] == method].sort_values("level_index")
+            if g.empty:
+                continue
+            x = g["level_index"].to_numpy(float)
+            ax.plot(x, g[metric], "o-", ms=3, lw=1.3, color=f"C{k}", label=method)
+            ax.fill_between(x, g[f"{metric}_lo"].to_numpy(float), g[f"{metric}_hi"].to_numpy(float),
+                            color=f"C{k}", alpha=0.15, lw=0)
+        ax.set_xticks(ticks["level_index"].to_numpy(float))
+        long = ticks["level"].astype(str).str.len().max() > 5
+        ax.set_xticklabels(ticks["level"].astype(str), rotation=30 if long else 0, ha="right" if long else "center",
+                           fontsize=8)
+        ax.set_title(factor, fontsize=10)
+        ax.set_xlabel((labels or {}).get(factor, "level"), fontsize=8)
+        ax.set_ylim(bottom=0)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"{metric} (bpm)" if metric == "MAE" else metric)
+    for ax in list(axes.flat)[len(factors):]:
+        ax.set_visible(False)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=len(methods), frameon=False,
+               bbox_to_anchor=(0.5, 1.0))
+    if title:
+        fig.suptitle(title, y=1.03)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    plt.close(fig)  # returned to be shown or saved, not left open in pyplot's figure list
     return fig

@@ -116,6 +116,15 @@ PROTOCOLS: dict[str, Protocol] = {
         description="SiNC-style: 10-s windows, 1-s stride, 4th-order zero-phase Butterworth "
                     "0.667-3 Hz, Hamming periodogram zero-padded to a 1/180-Hz grid (SiNC nfft 5400 "
                     "at 30 fps, 0.33-bpm bins)"),
+    # rho chosen on training/validation subjects only, for every method alike (book chapter
+    # "Low heart rates and the second harmonic", which re-derives it and checks it matches).
+    "windowed-harmonic": Protocol(
+        name="windowed-harmonic", version="1", window_s=10.0, stride_s=1.0, estimator="fft",
+        band=(0.667, 3.0), filter_order=4, detrend=None, resolution_hz=1.0 / 180.0,
+        spectral_window="hamming", subharmonic_ratio=0.4,
+        description="windowed, but a spectral peak whose half frequency holds a local peak with at "
+                    "least 40 % of its power is taken as the second harmonic (sspd.signal."
+                    "subharmonic_peak)"),
 }
 #: Other names of the presets, accepted wherever a protocol name is.
 PROTOCOL_ALIASES = {"sspd-official": "authors", "windowed-10s": "windowed"}

@@ -1,0 +1,122 @@
+"""What the two study chapters (book/ablations.ipynb, book/cross_dataset.ipynb) call.
+
+- :func:`prepare_real_dataset`: a real dataset folder (UBFC-rPPG, PURE, VIPL-HR layout)
+  preprocessed into ``data/cache/<name>``, named as the grid names it;
+- :func:`reference_results`: the grid's published reference rows, or, while none is published,
+  the classic methods scored now on the quick presets (in a temporary folder: nothing is
+  written under ``data/results``);
+- :func:`load`: status, results and orphans of a grid in one call.
+"""
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from sspd.study.grid import REFERENCE_METHODS, Grid, dataset_key, reference_specs
+from sspd.study.results import StudyResults, collect
+from sspd.study.runner import execute, orphans, status_table
+
+__all__ = ["prepare_real_dataset", "reference_results", "StudyState", "load", "chapter_ids",
+           "variants_table", "readable"]
+
+
+def prepare_real_dataset(root: str | Path, fmt: str, out: str | Path | None = None,
+                         progress: bool = False) -> str:
+    """Preprocess the dataset at ``root`` (format ``fmt``: ubfc, ubfc1, pure, vipl) into a clip
+    cache (default ``data/cache/<fmt>``, as ``python -m sspd preprocess`` does; valid entries
+    are reused) and return its name for :func:`sspd.study.grid.build_grid`."""
+    from sspd.data.cache import PreprocessConfig, build_cache
+    from sspd.paths import cache_dir
+
+    out = Path(out) if out is not None else cache_dir() / fmt
+    build_cache(root, fmt, out, PreprocessConfig(), progress=progress)
+    return dataset_key(out)
+
+
+def reference_results(grid: Grid, results=None, test_sets: Sequence[str] | None = None,
+                      live_sets: Sequence[str] = (), methods: Sequence[str] = REFERENCE_METHODS,
+                      n_boot: int = 1000, split_files: dict | None = None) -> StudyResults:
+    """Reference rows: the grid's published reference items on ``test_sets`` (None: all); when
+    none is published, the classic ``methods`` scored now on the test splits of ``live_sets``
+    (source "live"; their split files from ``split_files``, {dataset: path})."""
+    refs = [r for r in grid.select(["reference"]) if test_sets is None or r.test_sets[0] in set(test_sets)]
+    committed = collect(refs, results)
+    if len(committed) or not live_sets:
+        return committed
+    specs = reference_specs(methods, [dataset_key(s) for s in live_sets],
+                            split_files={dataset_key(d): str(f) for d, f in (split_files or {}).items() if f})
+    with tempfile.TemporaryDirectory(prefix="sspd-live-references-") as tmp:
+        for spec in specs:
+            status = execute(spec, grid.protocols, Path(tmp) / "results", Path(tmp) / "scratch", n_boot=n_boot)
+            if status != "done":
+                error = (Path(tmp) / "scratch" / spec.id / "error.txt")
+                warnings.warn(f"{spec.variant} on {spec.test_sets[0]}: {status}: "
+                              f"{error.read_text().strip().splitlines()[-1] if error.is_file() else ''}")
+        return collect(specs, Path(tmp) / "results", source="live")
+
+
+@dataclass
+class StudyState:
+    """A grid as it stands: ``status`` (one row per item), ``results`` (published items,
+    references included), ``orphans`` (result folders no item names)."""
+
+    grid: Grid
+    status: pd.DataFrame
+    results: StudyResults
+    orphans: list[str]
+
+
+def chapter_ids(grid: Grid, part: str) -> list[str]:
+    """Ids of one chapter's items: ``part`` = "ablation" (its runs and the references on the
+    ablation data) or "cross" (its runs and the references on the cross-dataset sets)."""
+    if part not in ("ablation", "cross"):
+        raise ValueError(f"part must be 'ablation' or 'cross', got {part!r}")
+    tests = {grid.settings["data"]} if part == "ablation" else set(grid.settings["cross_sets"])
+    return [r.id for r in grid if r.group == part or (r.kind == "reference" and r.test_sets[0] in tests)]
+
+
+def load(grid: Grid, part: str, results=None, scratch=None) -> StudyState:
+    """The state of one chapter's part of ``grid`` (see :func:`chapter_ids`): status of every
+    item, results of the published training runs, orphaned result folders."""
+    ids = set(chapter_ids(grid, part))
+    status = status_table(grid, results, scratch)
+    status = status[status["id"].isin(ids)].reset_index(drop=True)
+    done = collect(grid.select([part]), results)
+    return StudyState(grid, status, done, orphans(grid, results))
+
+
+def variants_table() -> pd.DataFrame:
+    """The ablation variants: name, label, seeds, the config overrides and what they change."""
+    from sspd.study.grid import VARIANTS
+
+    return pd.DataFrame([{"variant": v.name, "label": v.label, "seeds": len(v.seeds),
+                          "overrides": ", ".join(v.overrides) or "(none)", "what it changes": v.description}
+                         for v in VARIANTS])
+
+
+def readable(table: pd.DataFrame, index: str = "label", metrics: Sequence[str] = ("MAE", "RMSE", "r"),
+             digits: int = 2) -> pd.DataFrame:
+    """A table of :mod:`sspd.study.results` for reading: each metric with its subject-bootstrap
+    CI in one cell, its SD over seeds, the number of seeds, and the seed-noise columns when present."""
+    from sspd.evaluate.tables import with_ci
+
+    if table.empty:
+        return table
+    out = pd.DataFrame(index=table[index])
+    for m in metrics:
+        out[f"{m} [95% CI]"] = with_ci(table, m, digits).to_numpy()
+        out[f"{m} seed SD"] = table[f"{m}_sd"].round(digits).to_numpy()
+    out["seeds"] = table["n_seeds"].to_numpy()
+    out["subjects"] = table["n_subjects"].to_numpy()
+    if "delta_MAE" in table:
+        out["ΔMAE vs full"] = table["delta_MAE"].round(digits).to_numpy()
+        out["seed-noise threshold"] = table["noise_MAE"].round(digits).to_numpy()
+        out["exceeds seed noise"] = table["exceeds_seed_noise"].to_numpy()
+    if "measured_min" in table:
+        out["CPU min/run"] = table["measured_min"].round(1).to_numpy()
+    return out

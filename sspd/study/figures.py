@@ -1,0 +1,180 @@
+"""Figures of the study chapters (matplotlib): the plan and its cost, the ranked ablations, the
+cross-dataset heat map and per-subject errors. Each draws into ``ax`` (a new figure's when None)
+and returns the Axes; heart-rate errors are in bpm, costs in CPU hours.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plan_figure", "ablation_ranking", "annotated_heatmap", "cross_heatmap", "subject_heatmap"]
+
+STATUS_COLOURS = {"done": "C2", "running": "C1", "pending": "0.75", "failed": "C3"}
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plan_figure(status: pd.DataFrame, ax=None, title: str | None = None):
+    """Estimated CPU hours of every grid row (group: variant, summed over seeds and test sets),
+    stacked by status: what is done, running, failed and still to run."""
+    d = status.assign(row=status["group"] + ": " + status["variant"].astype(str),
+                      hours=status["est_min"].astype(float) / 60)
+    order = list(dict.fromkeys(d["row"]))
+    ax = _axes(ax, (8, 0.28 * len(order) + 1.2))
+    left = np.zeros(len(order))
+    for state, colour in STATUS_COLOURS.items():
+        h = d[d["status"] == state].groupby("row")["hours"].sum().reindex(order).fillna(0.0).to_numpy()
+        n = d[d["status"] == state].groupby("row").size().reindex(order).fillna(0).astype(int)
+        if h.any() or state == "pending":
+            ax.barh(range(len(order)), h, left=left, color=colour,
+                    label=f"{state} ({int(n.sum())} items, {h.sum():.1f} h)")
+        left += h
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels(order, fontsize=8)
+    ax.invert_yaxis()
+    measured = d[d["status"] == "done"].groupby("row")["measured_min"].sum(min_count=1).reindex(order) / 60
+    if measured.notna().any():
+        ax.scatter(measured.to_numpy(), range(len(order)), marker="|", s=120, color="k",
+                   label="measured (done items)", zorder=3)
+    ax.set_xlabel("estimated CPU time (hours, 2-core CPU)")
+    ax.legend(fontsize=8, loc="lower right")
+    left_h = d.loc[d["status"] != "done", "hours"].sum()
+    ax.set_title(title or f"study grid: {len(d)} items, {d['hours'].sum():.1f} h in all, {left_h:.1f} h left")
+    return ax
+
+
+def ablation_ranking(table: pd.DataFrame, per_run: pd.DataFrame | None = None, metric: str = "MAE",
+                     ax=None, title: str | None = None):
+    """Ranked rows of :func:`sspd.study.results.ablation_table`: the seed-mean ``metric`` with
+    its subject-bootstrap 95 % CI (bar), each seed's value (dots, from ``per_run`` metrics
+    rows), the full model's value (dashed line) and the seed-noise band around it; rows whose
+    difference from the full model exceeds seed noise are starred. References are grey."""
+    ax = _axes(ax, (8, 0.42 * max(len(table), 1) + 1.4))
+    if table.empty:
+        ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    y = np.arange(len(table))
+    for i, row in table.iterrows():
+        ref = row["group"] == "reference"
+        colour = "0.45" if ref else ("C3" if row.get("exceeds_seed_noise") else "C0")
+        lo, hi = row.get(f"{metric}_lo", np.nan), row.get(f"{metric}_hi", np.nan)
+        err = np.array([[row[metric] - lo], [hi - row[metric]]]) if np.isfinite([lo, hi]).all() else None
+        ax.errorbar(row[metric], i, xerr=err, fmt="D" if ref else "o", color=colour, ms=6, capsize=3)
+        if per_run is not None and not ref:
+            runs = per_run[(per_run["variant"] == row["variant"]) & (per_run["group"] == row["group"])
+                           & (per_run["test_set"] == row["test_set"])]
+            ax.scatter(runs[metric], np.full(len(runs), i + 0.18), s=12, color=colour, alpha=0.6,
+                       edgecolor="none")
+    full = table[(table["group"] == "ablation") & (table["variant"] == "full")]
+    if len(full):
+        value = float(full[metric].iloc[0])
+        ax.axvline(value, color="C0", ls="--", lw=1, label="full model")
+        noise = table.loc[(table["group"] == "ablation") & (table["variant"] != "full"), f"noise_{metric}"] \
+            if f"noise_{metric}" in table else pd.Series(dtype=float)
+        if noise.notna().any():
+            band = float(noise.min())
+            ax.axvspan(value - band, value + band, color="C0", alpha=0.1, label="seed-noise threshold")
+    labels = [f"{'* ' if r.get('exceeds_seed_noise') else ''}{r['label']}"
+              + (f" (n={int(r['n_seeds'])})" if r["group"] == "ablation" and "n_seeds" in r else "")
+              for _, r in table.iterrows()]
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel({"MAE": "test windowed MAE (bpm)", "RMSE": "test windowed RMSE (bpm)",
+                   "r": "test Pearson r of window HRs"}.get(metric, metric))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right")
+    where = table["test_set"].iloc[0]
+    if title is None and not (table["group"] == "ablation").any():
+        title = f"no ablation run done yet: reference methods on {where} (bars: 95 % subject bootstrap)"
+    ax.set_title(title or f"ablations on {where} (bars: 95 % subject bootstrap; dots: seeds; "
+                 f"* exceeds seed noise)", fontsize=9)
+    return ax
+
+
+def annotated_heatmap(values: pd.DataFrame, text: pd.DataFrame | None = None, ax=None,
+                      outline=None, cmap: str = "viridis_r", label: str = "", title: str | None = None,
+                      annotate: bool = True):
+    """A heat map of ``values`` (rows x columns; NaN cells read "not run") with ``text`` (or the
+    value) in each cell when ``annotate``; ``outline``: a boolean frame of the same shape whose
+    True cells get a frame."""
+    from matplotlib.patches import Rectangle
+
+    rows, cols = values.shape
+    ax = _axes(ax, (min(14.0, max(5.0, (1.3 if annotate else 0.35) * cols + 3)), 0.45 * rows + 1.6))
+    data = values.to_numpy(float)
+    image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, aspect="auto")
+    ax.figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.04)
+    for (i, j), v in np.ndenumerate(data):
+        cell = text.iat[i, j] if text is not None else (f"{v:.2f}" if np.isfinite(v) else "")
+        dark = False
+        if np.isfinite(v):
+            red, green, blue, _ = image.cmap(image.norm(v))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+        if annotate or not np.isfinite(v):
+            ax.text(j, i, cell if np.isfinite(v) else (cell or "not run"), ha="center", va="center",
+                    fontsize=7, color="white" if dark else "black")
+        if outline is not None and bool(outline.iat[i, j]):
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec="k"))
+    ax.set_xticks(range(values.shape[1]))
+    ax.set_xticklabels(values.columns, fontsize=8, rotation=30 if values.shape[1] > 6 else 0)
+    ax.set_yticks(range(values.shape[0]))
+    ax.set_yticklabels(values.index, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def cross_heatmap(cross: pd.DataFrame, metric: str = "MAE", test_sets=None, train_sets=None, ax=None,
+                  title: str | None = None):
+    """The cross-dataset matrix of :func:`sspd.study.results.cross_table`: rows = training set
+    (full model) or reference method, columns = test sets; each cell the seed-mean ``metric``
+    with its seed SD and the number of seeds; intra-dataset cells framed. ``train_sets``: the
+    grid's training sets, so that rows not run yet show as "not run"."""
+    if cross.empty:
+        ax = _axes(ax, (6, 2))
+        ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    trained = [f"SSPD trained on {s}" for s in (train_sets or [])]
+    rows = list(dict.fromkeys([*trained, *cross.sort_values("group", kind="stable")["row"]]))
+    cols = list(test_sets) if test_sets is not None else list(dict.fromkeys(cross["test_set"]))
+    values = cross.pivot(index="row", columns="test_set", values=metric).reindex(index=rows, columns=cols)
+
+    def cell(r):
+        sd = r.get(f"{metric}_sd", np.nan)
+        seeds = f"\n± {sd:.2f} (n={int(r['n_seeds'])})" if np.isfinite(sd) else ""
+        return f"{r[metric]:.2f}{seeds}"
+
+    text = (cross.assign(cell=cross.apply(cell, axis=1))
+            .pivot(index="row", columns="test_set", values="cell").reindex(index=rows, columns=cols).fillna(""))
+    outline = pd.DataFrame([[r == f"SSPD trained on {c}" for c in cols] for r in rows], index=rows, columns=cols)
+    label = {"MAE": "windowed MAE (bpm)", "RMSE": "windowed RMSE (bpm)", "r": "Pearson r"}.get(metric, metric)
+    if title is None and not (cross["group"] == "cross").any():
+        title = f"no cross-dataset run done yet: reference methods, test {label}"
+    return annotated_heatmap(values, text, ax=ax, outline=outline, label=label,
+                             cmap="viridis" if metric == "r" else "viridis_r",
+                             title=title or f"test {label}: rows trained on / method, columns tested on "
+                                            "(framed: intra-dataset)")
+
+
+def subject_heatmap(subjects: pd.DataFrame, test_set: str, rows: str = "label", ax=None,
+                    title: str | None = None):
+    """Per-subject windowed MAE (:func:`sspd.study.results.subject_table`) on one test set:
+    rows = variants or methods, columns = test subjects."""
+    d = subjects[subjects["test_set"] == test_set]
+    if d.empty:
+        ax = _axes(ax, (6, 2))
+        ax.text(0.5, 0.5, f"no per-subject results on {test_set}", ha="center", va="center",
+                transform=ax.transAxes)
+        return ax
+    order = sorted(d["subject"].astype(str).unique(), key=lambda s: (len(s), s))
+    values = d.pivot(index=rows, columns="subject", values="MAE").reindex(columns=order)
+    values = values.loc[values.mean(axis=1).sort_values().index]
+    return annotated_heatmap(values, ax=ax, label="subject windowed MAE (bpm)", annotate=len(order) <= 16,
+                             title=title or f"per-subject error on {test_set} (mean over seeds)")

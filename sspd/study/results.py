@@ -1,0 +1,271 @@
+"""Reading the published grid: tables of the ablation and cross-dataset chapters.
+
+Everything here reads result folders written by :mod:`sspd.study.runner` (``study.json`` and
+``eval/<test set>/<method>-<protocol>/{summary.json, per_window.csv}``); nothing is typed in.
+
+Uncertainty, two kinds, reported side by side:
+
+- *subjects*: a 95 % percentile bootstrap that resamples test subjects. For a variant with
+  several seeds the resampled statistic is the seed-mean metric (each seed scored on the same
+  resampled subjects), so the interval is that of the number in the table;
+- *seeds*: the standard deviation over training seeds. A variant's difference from the full
+  model "exceeds seed noise" when ``|delta| > 2 s sqrt(1/n_v + 1/n_full)``, with ``s`` the
+  seed SD pooled over every ablation variant (each contributes its deviations from its own
+  mean) and ``n`` the seeds of each: about a two-sided 95 % test of two means.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sspd.evaluate.runner import metrics_row
+from sspd.study.grid import RunSpec
+from sspd.study.runner import STUDY_JSON, resolve_roots
+
+__all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table",
+           "subject_table", "missing_table", "cost_summary", "METRICS"]
+
+METRICS = ("MAE", "RMSE", "r")
+_WINDOW_COLS = ["subject", "hr_pred", "hr_gt", "error", "abs_error"]
+
+
+@dataclass
+class StudyResults:
+    """``metrics``: one row per (item, test set, protocol) with the metrics and their CIs;
+    ``windows``: every scored window of those rows (for subject-level statistics)."""
+
+    metrics: pd.DataFrame
+    windows: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    @staticmethod
+    def concat(parts: Sequence["StudyResults"]) -> "StudyResults":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return collect([])
+        return StudyResults(pd.concat([p.metrics for p in parts], ignore_index=True),
+                            pd.concat([p.windows for p in parts], ignore_index=True))
+
+
+_KEYS = ["id", "kind", "group", "variant", "label", "seed", "train_set"]
+
+
+def collect(specs: Iterable[RunSpec], results=None, source: str = "committed") -> StudyResults:
+    """The published results of ``specs`` (those not done are skipped)."""
+    results, _ = resolve_roots(results, None)
+    rows, windows = [], []
+    for spec in specs:
+        folder = results / spec.id
+        if not (folder / STUDY_JSON).is_file():
+            continue
+        study = json.loads((folder / STUDY_JSON).read_text())
+        minutes = study.get("timing", {}).get("total_s", np.nan) / 60
+        key = {k: v for k, v in spec.describe().items() if k in _KEYS}
+        key["label"] = spec.label or spec.variant
+        for path in sorted((folder / "eval").glob("*/*/summary.json")):
+            summary = json.loads(path.read_text())
+            level = "window" if "window" in summary["levels"] else "video"
+            row = {**key, "test_set": summary["dataset"], "protocol": summary["protocol"]["name"],
+                   "method": summary["method"], "level": level, "source": source,
+                   "n_subjects": summary["levels"][level].get("n_groups"), "measured_min": minutes,
+                   **metrics_row(summary, level, METRICS)}
+            rows.append(row)
+            per_window = path.parent / ("per_window.csv" if level == "window" else "per_video.csv")
+            if per_window.is_file() and per_window.stat().st_size > 0:
+                w = pd.read_csv(per_window, dtype={"subject": str})
+                w = w[[c for c in _WINDOW_COLS if c in w]]
+                windows.append(w.assign(**{k: row[k] for k in (*_KEYS, "test_set", "protocol")}))
+    cols = [*_KEYS, "test_set", "protocol", "method", "level", "source", "n", "n_subjects", "measured_min"]
+    metrics = pd.DataFrame(rows)
+    if metrics.empty:
+        metrics = pd.DataFrame(columns=cols + [f"{m}{s}" for m in METRICS for s in ("", "_lo", "_hi")])
+    win = (pd.concat(windows, ignore_index=True) if windows
+           else pd.DataFrame(columns=[*_WINDOW_COLS, *_KEYS, "test_set", "protocol"]))
+    return StudyResults(metrics, win)
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+def _subject_stats(w: pd.DataFrame, subjects: list[str]) -> np.ndarray:
+    """(n_subjects, 8) sums per subject over its finite windows: n, |e|, e^2, p, g, p^2, g^2, p g
+    (p predicted HR, g true HR, e = p - g); MAE, RMSE and r follow from them (_metrics_from)."""
+    ok = np.isfinite(w["hr_pred"].to_numpy(float)) & np.isfinite(w["hr_gt"].to_numpy(float))
+    w = w[ok]
+    p, g = w["hr_pred"].to_numpy(float), w["hr_gt"].to_numpy(float)
+    e = p - g
+    index = pd.Index(subjects).get_indexer(w["subject"].astype(str))
+    stats = np.zeros((len(subjects), 8))
+    for col, values in enumerate((np.ones_like(p), np.abs(e), e * e, p, g, p * p, g * g, p * g)):
+        np.add.at(stats[:, col], index, values)
+    return stats
+
+
+def _metrics_from(totals: np.ndarray) -> dict[str, np.ndarray]:
+    """MAE, RMSE and Pearson r from summed sufficient statistics (..., 8)."""
+    n, sae, sse, sp, sg, spp, sgg, spg = np.moveaxis(totals, -1, 0)
+    with np.errstate(all="ignore"):
+        cov = spg - sp * sg / n
+        r = cov / np.sqrt((spp - sp * sp / n) * (sgg - sg * sg / n))
+        return {"MAE": sae / n, "RMSE": np.sqrt(sse / n), "r": r}
+
+
+def seed_bootstrap(windows: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                   level: float = 0.95) -> dict[str, float]:
+    """Seed-mean MAE, RMSE and r of one row of a table, with subject-bootstrap CIs.
+
+    windows: the scored windows of every seed of the row (columns seed, subject, hr_pred,
+             hr_gt); a row without seeds (a reference) is one "seed".
+    Returns ``{metric: value, metric_lo, metric_hi, n_seeds, n_subjects}``.
+    """
+    w = windows.copy()
+    w["seed"] = pd.to_numeric(w["seed"], errors="coerce").fillna(-1) if "seed" in w else -1
+    subjects = sorted(w["subject"].astype(str).unique())
+    per_seed = np.stack([_subject_stats(g, subjects) for _, g in w.groupby("seed")])  # (S, n, 8)
+    point = {k: float(np.nanmean(v)) for k, v in _metrics_from(per_seed.sum(axis=1)).items()}
+    out = {"n_seeds": int(per_seed.shape[0]), "n_subjects": len(subjects)}
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(subjects), size=(n_boot, len(subjects)))
+    counts = np.zeros((n_boot, len(subjects)))
+    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1.0)
+    boot = _metrics_from(np.einsum("bn,snk->bsk", counts, per_seed))     # (B, S) per metric
+    a = (1.0 - level) / 2.0
+    for name, value in point.items():
+        with warnings.catch_warnings():   # r of a resample of constant HRs is undefined: dropped
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stat = np.nanmean(boot[name], axis=1) if n_boot else np.array([])
+        stat = stat[np.isfinite(stat)]
+        lo, hi = np.quantile(stat, [a, 1 - a]) if len(stat) else (np.nan, np.nan)
+        out.update({name: value, f"{name}_lo": float(lo), f"{name}_hi": float(hi)})
+    return out
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def row_labels(frame: pd.DataFrame) -> np.ndarray:
+    """Row names of the cross-dataset tables: "SSPD trained on <set>" for a cross-dataset run,
+    the label otherwise (a reference method, an ablation variant)."""
+    return np.where(frame["group"] == "cross", "SSPD trained on " + frame["train_set"].astype(str),
+                    frame["label"].astype(str))
+
+
+def _rows(res: StudyResults, keys: list[str], n_boot: int) -> pd.DataFrame:
+    """One row per ``keys`` group: seed-mean metrics with subject CIs, seed SD/min/max, minutes."""
+    out = []
+    for key, m in res.metrics.groupby(keys, dropna=False, sort=False):
+        key = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        sel = np.ones(len(res.windows), bool)
+        for k, v in key.items():
+            sel &= (res.windows[k].isna() if pd.isna(v) else (res.windows[k] == v)).to_numpy()
+        row = {**key, **seed_bootstrap(res.windows[sel], n_boot)} if sel.any() else dict(key)
+        for name in METRICS:
+            values = m[name].astype(float)
+            row[f"{name}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+            row[f"{name}_seeds"] = ", ".join(f"{v:.2f}" for v in values)
+        row["runs"] = len(m)
+        row["measured_min"] = float(m["measured_min"].mean())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str = "windowed",
+                   reference: str = "full", n_boot: int = 1000) -> pd.DataFrame:
+    """Ablation variants (and reference methods) on one test set, ranked by seed-mean MAE.
+
+    Columns: label, variant, group, n_seeds, MAE / RMSE / r with ``_lo``/``_hi`` (subject
+    bootstrap of the seed mean) and ``_sd`` (over seeds), the per-seed values, ``delta_MAE``
+    (minus the ``reference`` variant), ``noise_MAE`` (the seed-noise threshold, see the module
+    docstring) and ``exceeds_seed_noise``; ``rank`` (1 = lowest MAE).
+    """
+    m = res.metrics
+    m = m[(m["protocol"] == protocol) & m["group"].isin(["ablation", "reference"])]
+    if test_set is None and m["test_set"].nunique() == 1:
+        test_set = m["test_set"].iloc[0]
+    m = m[m["test_set"] == test_set]
+    if m.empty:
+        return pd.DataFrame()
+    table = _rows(StudyResults(m, res.windows), ["group", "variant", "label", "test_set", "protocol"], n_boot)
+    abl = m[m["group"] == "ablation"]
+    dev = abl.groupby("variant")["MAE"].transform(lambda v: v - v.mean())
+    dof = int((abl.groupby("variant").size() - 1).clip(lower=0).sum())
+    s = float(np.sqrt((dev ** 2).sum() / dof)) if dof > 0 else np.nan
+    ref = table[(table["group"] == "ablation") & (table["variant"] == reference)]
+    table["delta_MAE"] = table["MAE"] - (float(ref["MAE"].iloc[0]) if len(ref) else np.nan)
+    n_ref = int(ref["n_seeds"].iloc[0]) if len(ref) else np.nan
+    table["noise_MAE"] = np.where(table["group"] == "ablation",
+                                  2 * s * np.sqrt(1 / table["n_seeds"] + 1 / n_ref), np.nan)
+    table["exceeds_seed_noise"] = (table["group"] == "ablation") & (table["variant"] != reference) & \
+        (table["delta_MAE"].abs() > table["noise_MAE"])
+    table.attrs.update(seed_sd_pooled=s, seed_sd_dof=dof, test_set=test_set)
+    table = table.sort_values("MAE", kind="stable").reset_index(drop=True)
+    table["rank"] = np.arange(1, len(table) + 1)
+    return table
+
+
+def cross_table(res: StudyResults, protocol: str = "windowed", n_boot: int = 1000) -> pd.DataFrame:
+    """The cross-dataset matrix in long form: one row per (row label, test set).
+
+    Rows are the full model trained on each cross-dataset training set ("trained on X") and
+    every reference method; ``intra`` marks training set = test set. Metrics as in
+    :func:`ablation_table` (seed mean, subject CI, seed SD).
+    """
+    m = res.metrics
+    m = m[(m["protocol"] == protocol) & m["group"].isin(["cross", "reference"])].copy()
+    if m.empty:
+        return pd.DataFrame()
+    m["row"] = row_labels(m)
+    w = res.windows.assign(row=row_labels(res.windows)) if len(res.windows) else res.windows.assign(row=[])
+    table = _rows(StudyResults(m, w), ["group", "row", "train_set", "test_set", "protocol"], n_boot)
+    table["intra"] = table["train_set"] == table["test_set"]
+    return table
+
+
+def subject_table(res: StudyResults, rows: str = "label", groups: Sequence[str] | None = None,
+                  protocol: str = "windowed") -> pd.DataFrame:
+    """Per-subject windowed MAE: one row per (``rows`` value, test set, subject), the mean over
+    seeds of each seed's mean absolute window error, with ``n_seeds``."""
+    w = res.windows
+    w = w[(w["protocol"] == protocol) & np.isfinite(w["abs_error"].astype(float))]
+    if groups is not None:
+        w = w[w["group"].isin(groups)]
+    if w.empty:
+        return pd.DataFrame(columns=[rows, "test_set", "subject", "MAE", "n_seeds"])
+    w = w.assign(row=row_labels(w) if rows == "label" else w[rows])
+    per_seed = (w.assign(seed=pd.to_numeric(w["seed"], errors="coerce").fillna(-1))
+                .groupby(["row", "test_set", "subject", "seed"])["abs_error"].mean().reset_index())
+    out = per_seed.groupby(["row", "test_set", "subject"])["abs_error"].agg(["mean", "size"]).reset_index()
+    return out.rename(columns={"row": rows, "mean": "MAE", "size": "n_seeds"})
+
+
+def missing_table(status: pd.DataFrame) -> pd.DataFrame:
+    """Items not done yet: what they are, how far they got, and what they will cost."""
+    cols = ["id", "status", "group", "variant", "seed", "train_set", "test_sets", "progress", "est_min", "error"]
+    todo = status[status["status"] != "done"]
+    return todo[cols].reset_index(drop=True)
+
+
+def cost_summary(status: pd.DataFrame) -> pd.DataFrame:
+    """Per group: items, done, estimated CPU hours (all, left), measured hours of done items."""
+    rows = []
+    for group, g in status.groupby("group", sort=False):
+        done = g["status"] == "done"
+        rows.append({"group": group, "items": len(g), "done": int(done.sum()),
+                     "est_h_per_item": g["est_min"].mean() / 60, "est_h_total": g["est_min"].sum() / 60,
+                     "est_h_left": g.loc[~done, "est_min"].sum() / 60,
+                     "measured_h_done": g.loc[done, "measured_min"].sum() / 60,
+                     "est_h_done": g.loc[done, "est_min"].sum() / 60})
+    table = pd.DataFrame(rows)
+    if len(table):
+        total = table.drop(columns="group").sum(numeric_only=True)
+        total["est_h_per_item"] = status["est_min"].mean() / 60
+        table = pd.concat([table, pd.DataFrame([{"group": "all", **total}])], ignore_index=True)
+    return table

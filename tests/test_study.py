@@ -1,0 +1,360 @@
+"""The study grid (sspd.study): ids, status, resumable runs, failures, published artefacts,
+tables and figures; and the two config options the grid needs (no-LGA views, S3M depth)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import noisy_pulse_frames
+from sspd.augment import AugmentConfig, local_global_views
+from sspd.data.cache import ClipCache, PreprocessConfig
+from sspd.data.recording import Recording
+from sspd.study import results as study_results
+from sspd.study import runner
+from sspd.study.grid import VARIANTS, build_grid, run_id
+from sspd.train.config import TrainConfig
+
+# smoke recipe, one optimiser step (seconds), two variants, one seed, GREEN as the reference
+SMALL = dict(cross_sets=None, recipe="smoke", variants=["full", "no-mdm"], seeds=[0], overrides=["max_steps=1"],
+             references=("green",), official_weights=None, protocols=("toolbox",))
+
+
+def _toy_recording(subject: int, n: int = 60) -> Recording:
+    t = np.arange(n) / 30.0
+    frames = noisy_pulse_frames(n, size=151, hr_hz=1.2, seed=subject)
+    return Recording(frames=frames, timestamps=t, fps_nominal=30.0, bvp=np.sin(2 * np.pi * 1.2 * t),
+                     dataset="toy", subject=str(subject))
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    """A project root with a clip cache ``toy`` (subjects 1-4) and its split file (1-3 / 4)."""
+    monkeypatch.setenv("SSPD_ROOT", str(tmp_path))
+    for s in range(1, 5):
+        ClipCache(tmp_path / "data" / "cache" / "toy").build(_toy_recording(s), PreprocessConfig())
+    (tmp_path / "data" / "splits").mkdir(parents=True)
+    (tmp_path / "data" / "splits" / "toy.json").write_text(json.dumps({"train": ["1", "2", "3"],
+                                                                       "test": ["4"]}))
+    torch.set_num_threads(2)
+    return tmp_path
+
+
+def _roots(root):
+    return root / "data" / "results" / "study", root / "runs" / "study"
+
+
+# ----------------------------------------------------------------------------- the grid
+
+
+def test_default_grid_covers_the_issue(tmp_path):
+    weights = tmp_path / "official_ubfc.pth"
+    grid = build_grid(official_weights=weights)                       # file absent: no row
+    train = [r for r in grid if r.kind == "train"]
+    seeds = pd.Series([r.variant for r in train if r.group == "ablation"]).value_counts()
+    assert seeds["full"] >= 3 and (seeds.drop("full") >= 2).all()
+    assert set(seeds.index) == {v.name for v in VARIANTS}
+    cross = [r for r in train if r.group == "cross"]
+    assert {r.train_set for r in cross} == {"still-full", "motion-full", "hard-full"}
+    assert all(r.test_sets == ("still-full", "motion-full", "hard-full") for r in cross)
+    assert pd.Series([r.train_set for r in cross]).value_counts().min() >= 2
+    refs = [r for r in grid if r.kind == "reference"]
+    assert {r.variant for r in refs} == {"pos", "chrom", "green"}
+    assert {r.test_sets[0] for r in refs} == {"easy-full", "still-full", "motion-full", "hard-full"}
+    # variants are overrides of the study recipe, with the real config fields
+    configs = {r.variant: r.train_config() for r in train if r.seed == 0 and r.group == "ablation"}
+    assert configs["full"].recipe == "study" and configs["full"].data == "easy-full"
+    assert configs["no-lga"].augment.student_view == "global"
+    assert configs["no-mdm"].augment.mask_keep == 1.0
+    assert not configs["no-tspd"].loss.use_tspd and not configs["no-reg"].loss.use_reg
+    assert not configs["tspd-maps"].loss.tspd_wave and not configs["tspd-waves"].loss.tspd_map
+    assert not configs["no-freq"].loss.use_freq and configs["topleft-crop"].augment.crop == "topleft"
+    assert configs["s3m-depth1"].s3m_pyramid == (9,) and configs["s3m-depth2"].s3m_pyramid == (9, 7)
+    assert configs["full"].s3m_pyramid == (9, 7, 5)
+    # the released weights are a reference row only when the file exists
+    weights.write_bytes(b"not really weights")
+    official = [r for r in build_grid(official_weights=weights) if r.variant == "official"]
+    assert len(official) == 4 and all(r.weights == str(weights) for r in official)
+    paper = build_grid(recipe="paper", device="cuda", variants=["full"], cross_sets=None)
+    assert paper.runs[0].train_config().recipe == "paper" and paper.runs[0].config["device"] == "cuda"
+
+
+def test_ids_are_stable_across_sessions_and_distinct():
+    grid = build_grid(official_weights=None)
+    ids = [r.id for r in grid]
+    assert len(set(ids)) == len(ids) and all(re.fullmatch(r"[0-9a-f]{12}", i) for i in ids)
+    assert ids == [r.id for r in build_grid(official_weights=None)]
+    code = "from sspd.study.grid import build_grid; print(' '.join(r.id for r in build_grid(official_weights=None)))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "123"}).stdout.split()
+    assert other == ids
+    assert run_id({"b": 1, "a": [1, 2]}) == run_id({"a": [1, 2], "b": 1})
+    # anything in the config changes the id; so does the list of test sets
+    a = build_grid(variants=["full"], seeds=[0], cross_sets=None, references=())
+    b = build_grid(variants=["full"], seeds=[0], cross_sets=None, references=(), overrides=["lr=0.0005"])
+    assert a.runs[0].id != b.runs[0].id
+
+
+def test_status_lines_and_dry_run(project, capsys):
+    from sspd.cli import main
+
+    assert main(["study", "--status", "--data", "toy", "--cross-sets", "none", "--preset", "smoke",
+                 "--variants", "full,no-mdm", "--seeds", "0", "--no-official"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    grid = build_grid("toy", **{**SMALL, "references": ("pos", "chrom", "green"), "overrides": []})
+    assert len(lines) == len(grid) + 1
+    assert lines[0] == f"{grid.runs[0].id} pending full 0 toy"
+    assert re.fullmatch(r"[0-9a-f]{12} pending pos - - \(tested on toy\)", lines[2])
+    assert lines[-1] == "totals: 0 done, 5 pending, 0 running, 0 failed (5 items)"
+    assert main(["study", "--dry-run", "--data", "toy", "--cross-sets", "none", "--preset", "smoke",
+                 "--variants", "full", "--seeds", "0", "--no-official"]) == 0
+    out = capsys.readouterr().out
+    assert "estimated CPU time:" in out and "assumption: CPU estimate" in out
+    assert re.search(r"~\s*[0-9.]+ min", out.splitlines()[0])
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def test_run_resume_skip_and_small_artefacts(project, monkeypatch):
+    results, scratch = _roots(project)
+    grid = build_grid("toy", **{**SMALL, "variants": ["full"], "overrides": []})     # 2 steps
+    spec = grid.runs[0]
+    # an interrupted run: checkpoint in scratch, nothing published
+    assert runner.execute(spec, grid.protocols, stop_after_step=1, n_boot=10) == "pending"
+    assert (scratch / spec.id / "checkpoint.pt").is_file() and not (results / spec.id).exists()
+    table = runner.status_table(grid)
+    assert table.loc[0, "status"] == "pending" and table.loc[0, "progress"] == "1/2"
+    # stand-in for a validated teacher: the network chosen on validation is what gets scored
+    # and published (the smoke recipe has no validation fold, so the test places one)
+    shutil.copy2(scratch / spec.id / "model_initial.pt", scratch / spec.id / "model_best.pt")
+    out = runner.run_grid(grid, n_boot=10, progress=False)
+    assert (out["status"] == "done").all()
+    final = results / spec.id
+    files = {str(p.relative_to(final)) for p in final.rglob("*") if p.is_file()}
+    assert {"study.json", "config.json", "manifest.json", "manifest_resumed_step0001.json",
+            "train_log.csv", "model_best.pt", "eval/pulses_best.npz",
+            "eval/toy/best-toolbox/summary.json", "eval/toy/best-toolbox/per_video.csv",
+            "eval/toy/best-toolbox/per_window.csv"} <= files
+    assert not {"checkpoint.pt", "model_initial.pt", "model_inference.pt", "model_target_s3m.pt"} & files
+    assert sum(p.stat().st_size for p in final.rglob("*") if p.is_file()) < 5e6
+    assert not [p for p in results.iterdir() if p.name.startswith(".")]        # no half-copied folder
+    study = json.loads((final / "study.json").read_text())
+    assert study["id"] == spec.id and study["identity"] == json.loads(json.dumps(spec.identity))
+    assert study["timing"]["sessions"] == 2 and study["timing"]["total_s"] > 0
+    summary = json.loads((final / "eval/toy/best-toolbox/summary.json").read_text())
+    assert summary["dataset"] == "toy" and summary["n_recordings"] == 1      # test subject 4 only
+    ref = next(r for r in grid if r.kind == "reference")
+    assert (results / ref.id / "eval/toy/green-toolbox/summary.json").is_file()
+    # done items are skipped: no training, no scoring
+    import sspd.train.loop as loop
+
+    monkeypatch.setattr(loop, "train", lambda *a, **k: pytest.fail("a done run was trained again"))
+    again = runner.run_grid(grid, n_boot=10, progress=False)
+    assert (again["status"] == "done").all()
+    assert runner.status_lines(again)[-1] == "totals: 2 done, 0 pending, 0 running, 0 failed (2 items)"
+    # the published results read back as tables
+    res = study_results.collect(grid, results)
+    assert set(res.metrics["method"]) == {"sspd-best", "green"} and len(res.windows) == 2
+
+
+def test_failure_is_reported_and_never_published(project, monkeypatch, capsys):
+    from sspd.cli import main
+
+    results, scratch = _roots(project)
+    grid = build_grid("toy", **{**SMALL, "variants": ["full"], "references": ()})
+    spec = grid.runs[0]
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("boom: the data went missing")
+
+    monkeypatch.setattr(runner, "_train", broken)
+    assert runner.execute(spec, grid.protocols) == "failed"
+    assert "boom" in (scratch / spec.id / "error.txt").read_text()
+    assert json.loads((scratch / spec.id / "failed.json").read_text())["phase"] == "train"
+    assert not (results / spec.id).exists()
+    assert runner.status_lines(runner.status_table(grid))[0] == f"{spec.id} failed full 0 toy"
+    # not retried unless asked; the command reports it and exits 1
+    args = ["study", "--data", "toy", "--cross-sets", "none", "--preset", "smoke", "--variants", "full",
+            "--seeds", "0", "--set", "max_steps=1", "--no-official", "--quiet", "--n-boot", "10"]
+    assert main(args + ["--group", "ablation"]) == 1
+    assert len(calls) == 1 and "failed: " + spec.id in capsys.readouterr().out
+    monkeypatch.undo()
+    monkeypatch.setenv("SSPD_ROOT", str(project))
+    assert runner.run_grid(grid, retry_failed=True, n_boot=10, progress=False)["status"].tolist() == ["done"]
+    assert not (scratch / spec.id / "failed.json").exists()
+
+
+def test_a_live_lock_means_running_and_a_stale_one_is_taken_over(project):
+    _, scratch = _roots(project)
+    grid = build_grid("toy", **{**SMALL, "variants": ["full"], "references": ()})
+    spec = grid.runs[0]
+    lock = scratch / spec.id / "lock.json"
+    lock.parent.mkdir(parents=True)
+    import socket
+
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert runner.item_status(spec) == "running"
+    assert runner.execute(spec, grid.protocols) == "running"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    assert runner.item_status(spec) == "pending"
+
+
+def test_real_dataset_path_on_ubfc_fixture(project, tmp_path):
+    """A UBFC-format folder -> preprocess -> a grid with an explicit split file -> results."""
+    from sspd.data.toy import drawn_face
+    from sspd.data.ubfc import write_ubfc2_subject
+    from sspd.study.chapter import load, prepare_real_dataset, reference_results
+
+    raw = tmp_path / "UBFC"
+    n = 60
+    t = np.arange(n) / 30.0
+    for s in ("1", "2", "3", "4", "5"):
+        level = np.rint(3 + 3 * np.sin(2 * np.pi * 1.2 * t + int(s))).astype(int)
+        frames = np.stack([drawn_face(level=int(v)) for v in level])
+        write_ubfc2_subject(raw / f"subject{s}", frames, np.sin(2 * np.pi * 1.2 * t), np.full(n, 72.0), t)
+    name = prepare_real_dataset(raw, "ubfc")
+    assert name == "ubfc" and (project / "data" / "cache" / "ubfc").is_dir()
+    split = tmp_path / "my_split.json"
+    split.write_text(json.dumps({"train": ["1", "2", "3"], "test": ["4", "5"]}))
+    grid = build_grid(name, split_file=split, **{**SMALL, "variants": ["full"]})
+    assert all(dict(r.split_files) == {"ubfc": str(split.resolve())} for r in grid)
+    # the split is part of the identity
+    split2 = tmp_path / "other.json"
+    split2.write_text(json.dumps({"train": ["1", "2"], "test": ["3", "4"]}))
+    assert build_grid(name, split_file=split2, **SMALL).runs[0].id != grid.runs[0].id
+    # live references read the same split; the committed grid is still empty
+    live = reference_results(grid, live_sets=[name], methods=("green",), n_boot=10,
+                             split_files={name: split})
+    assert live.metrics["source"].tolist() == ["live"] and live.metrics["n_subjects"].tolist() == [2]
+    table = runner.run_grid(grid, n_boot=10, progress=False)
+    assert (table["status"] == "done").all()
+    state = load(grid, "ablation")
+    assert set(state.results.metrics["test_set"]) == {"ubfc"} and state.orphans == []
+    assert (state.status["status"] == "done").all() and len(state.status) == 2
+
+
+# ----------------------------------------------------------------------------- tables and figures
+
+
+def _fake_results(variants=("full", "no-mdm", "no-reg"), seeds=(0, 1), subjects=6, shift=None):
+    """Metrics and windows of imaginary runs, built the way collect() returns them."""
+    rng = np.random.default_rng(0)
+    shift = shift or {"full": 0.0, "no-mdm": 0.2, "no-reg": 8.0}
+    rows, wins = [], []
+    items = [("ablation", v, s) for v in variants for s in seeds] + [("reference", "pos", None)]
+    for group, variant, seed in items:
+        hr_gt = np.repeat(rng.uniform(60, 100, subjects), 5)
+        err = rng.normal(0, 2, len(hr_gt)) + (shift.get(variant, 5.0) if group == "ablation" else 5.0)
+        w = pd.DataFrame({"subject": np.repeat([str(i) for i in range(subjects)], 5), "hr_gt": hr_gt,
+                          "hr_pred": hr_gt + err, "error": err, "abs_error": np.abs(err)})
+        key = {"id": f"{variant}{seed}", "kind": "train" if seed is not None else "reference",
+               "group": group, "variant": variant, "label": variant, "seed": seed, "train_set": "x",
+               "test_set": "x", "protocol": "windowed"}
+        wins.append(w.assign(**key))
+        rows.append({**key, "method": variant, "MAE": w["abs_error"].mean(),
+                     "RMSE": float(np.sqrt((err ** 2).mean())), "r": np.corrcoef(w.hr_pred, w.hr_gt)[0, 1],
+                     "measured_min": 40.0})
+    return study_results.StudyResults(pd.DataFrame(rows), pd.concat(wins, ignore_index=True))
+
+
+def test_seed_bootstrap_matches_direct_computation():
+    res = _fake_results()
+    w = res.windows[res.windows["variant"] == "full"]
+    out = study_results.seed_bootstrap(w, n_boot=200)
+    direct = np.mean([g["abs_error"].mean() for _, g in w.groupby("seed")])
+    assert out["MAE"] == pytest.approx(direct)
+    r = np.mean([np.corrcoef(g.hr_pred, g.hr_gt)[0, 1] for _, g in w.groupby("seed")])
+    assert out["r"] == pytest.approx(r)
+    assert out["MAE_lo"] < out["MAE"] < out["MAE_hi"] and out["n_seeds"] == 2 and out["n_subjects"] == 6
+
+
+def test_ablation_table_marks_differences_beyond_seed_noise():
+    table = study_results.ablation_table(_fake_results(), n_boot=100)
+    assert table["rank"].tolist() == list(range(1, len(table) + 1))
+    assert table["MAE"].is_monotonic_increasing
+    flags = table.set_index("variant")["exceeds_seed_noise"]
+    assert bool(flags["no-reg"]) and not bool(flags["no-mdm"]) and not bool(flags["full"])
+    assert not bool(flags["pos"])                                  # references are not tested
+    assert table.attrs["seed_sd_dof"] == 3 and np.isfinite(table.attrs["seed_sd_pooled"])
+    assert {"MAE_sd", "RMSE_lo", "r_hi", "delta_MAE", "noise_MAE"} <= set(table.columns)
+
+
+def test_cross_table_subjects_cost_and_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sspd.study import figures
+
+    res = _fake_results()
+    res.metrics.loc[res.metrics["group"] == "ablation", "group"] = "cross"
+    res.windows.loc[res.windows["group"] == "ablation", "group"] = "cross"
+    cross = study_results.cross_table(res, n_boot=50)
+    assert set(cross["row"]) == {"SSPD trained on x", "pos"} and cross["intra"].iloc[0]
+    subjects = study_results.subject_table(res)
+    assert set(subjects["n_seeds"]) == {1, 2} and len(subjects) == 2 * 6
+    ablation = study_results.ablation_table(_fake_results(), n_boot=50)
+    status = pd.DataFrame({"id": ["a", "b", "c"], "status": ["done", "pending", "failed"],
+                           "group": ["ablation", "ablation", "cross"], "variant": ["full", "full", "full"],
+                           "seed": [0, 1, 0], "train_set": "x", "test_sets": "x", "progress": "",
+                           "est_min": [60.0, 60.0, 90.0], "measured_min": [50.0, np.nan, np.nan],
+                           "error": ["", "", "boom"]})
+    cost = study_results.cost_summary(status)
+    assert cost.set_index("group").loc["all", "est_h_left"] == pytest.approx(2.5)
+    assert study_results.missing_table(status)["id"].tolist() == ["b", "c"]
+    figures.plan_figure(status)
+    figures.ablation_ranking(ablation, per_run=_fake_results().metrics)
+    figures.cross_heatmap(cross)
+    figures.subject_heatmap(subjects, "x")
+    figures.ablation_ranking(pd.DataFrame())
+    plt.close("all")
+
+
+# ----------------------------------------------------------------------------- config options
+
+
+def test_student_view_global_is_the_teacher_view_without_lga():
+    clip = torch.from_numpy(noisy_pulse_frames(9, size=151, seed=3)).unsqueeze(0).repeat(2, 1, 1, 1, 1)
+    cfg = AugmentConfig(student_view="global", mask_keep=1.0, flips=False)
+    v_m, v_o = local_global_views(clip, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(v_m, v_o)
+    # default unchanged: "local" is a native-scale crop, drawn from the same stream as before
+    a = local_global_views(clip, AugmentConfig(), torch.Generator().manual_seed(5))
+    b = local_global_views(clip, AugmentConfig(student_view="local"), torch.Generator().manual_seed(5))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    with pytest.raises(ValueError, match="student_view"):
+        AugmentConfig(student_view="both")
+
+
+def test_s3m_kernels_sets_the_pyramid_depth(tmp_path):
+    from sspd.model import inference_state_dict
+    from sspd.train.loop import _Dist, setup
+
+    cfg = TrainConfig.from_recipe("smoke", data="toy", split="all").with_overrides(["s3m_kernels=[9]"])
+    again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert cfg.s3m_kernels == (9,) and again.s3m_kernels == (9,)
+    old = TrainConfig.from_recipe("smoke").to_dict()
+    old.pop("s3m_kernels")                               # configs written before the field existed
+    assert TrainConfig.from_dict(old).s3m_pyramid == (9, 7, 5)
+    entries = [_toy_recording(1), _toy_recording(2)]
+    shallow = setup(cfg, tmp_path / "a", False, entries, [], _Dist())
+    deep = setup(TrainConfig.from_recipe("smoke", data="toy", split="all"), tmp_path / "b", False, entries, [],
+                 _Dist())
+    assert len(shallow.online.s3m.blocks) == 1 and len(deep.online.s3m.blocks) == 3
+    assert inference_state_dict(shallow.online).keys() == inference_state_dict(deep.online).keys()
+    with pytest.raises(ValueError, match="s3m_kernels"):
+        TrainConfig.from_recipe("smoke", s3m_kernels=[])
+    shallow.log.close()
+    deep.log.close()

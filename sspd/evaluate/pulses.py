@@ -17,7 +17,7 @@ from sspd.errors import DataError
 from sspd.inference import SSPDMethod
 from sspd.io import atomic_path
 
-__all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "recording_id"]
+__all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "recording_id", "integrate_pulse"]
 
 NETWORK_FILES = {"best": "model_best.pt", "last": "model_inference.pt",
                  "student": "model_inference_online.pt", "initial": "model_initial.pt"}
@@ -33,14 +33,28 @@ def recording_id(entry) -> str:
 class StoredPulses:
     """A method that returns pulses computed earlier, looked up by recording (see ``network_pulses``)."""
 
-    def __init__(self, pulses: dict[str, np.ndarray], entries: Iterable):
+    def __init__(self, pulses: dict[str, np.ndarray], entries: Iterable, integrate: bool = False):
         self._by_frames = {id(e.frames): pulses[recording_id(e)] for e in entries}
+        self.integrate = integrate
 
     def __call__(self, frames_bgr, fs: float) -> np.ndarray:
         try:
-            return self._by_frames[id(frames_bgr)]
+            pulse = self._by_frames[id(frames_bgr)]
         except KeyError:
             raise DataError(None, "no stored pulse for these frames (pass the same entries)") from None
+        return integrate_pulse(pulse, fs) if self.integrate else pulse
+
+
+def integrate_pulse(pulse: np.ndarray, fs: float) -> np.ndarray:
+    """The running integral of a pulse (s x unit), linear trend removed.
+
+    A network fed frame differences can learn the derivative of the pulse, whose harmonic k is
+    weighted by k; integrating undoes that weighting (harmonic k divided by k) before the
+    heart rate is read off. The trend removal keeps the integral's slow drift out of the band.
+    """
+    y = np.cumsum(np.asarray(pulse, np.float64) - np.mean(pulse)) / fs
+    t = np.arange(len(y))
+    return y - np.polyval(np.polyfit(t, y, 1), t)
 
 
 def network_pulses(run_dir: str | Path, network: str, entries: list, progress: bool = False) -> dict:

@@ -21,10 +21,12 @@ def _axes(ax, figsize):
 
 
 def plan_figure(status: pd.DataFrame, ax=None, title: str | None = None):
-    """Estimated CPU hours of every grid row (group: variant, summed over seeds and test sets),
-    stacked by status: what is done, running, failed and still to run."""
-    d = status.assign(row=status["group"] + ": " + status["variant"].astype(str),
-                      hours=status["est_min"].astype(float) / 60)
+    """Estimated CPU hours of every grid row (group: variant, or the training set of a
+    cross-dataset run; summed over seeds and test sets), stacked by status (done, running,
+    failed, pending), with the measured hours of the done items as ticks."""
+    what = status["variant"].astype(str).where(status["group"] != "cross",
+                                               "trained on " + status["train_set"].astype(str))
+    d = status.assign(row=status["group"] + ": " + what, hours=status["est_min"].astype(float) / 60)
     order = list(dict.fromkeys(d["row"]))
     ax = _axes(ax, (8, 0.28 * len(order) + 1.2))
     left = np.zeros(len(order))

@@ -171,6 +171,7 @@ def test_fairness_table_and_worst_to_best_ratio():
     assert (ratio.worst, ratio.best) == ("dark", "very_light")
     # the same subjects in both groups, every subject 3x worse when dark: a paired bootstrap has no spread
     assert ratio.ratio == ratio.ratio_lo == ratio.ratio_hi == pytest.approx(3.0)
+    assert (ratio.n_higher, ratio.n_equal, ratio.n_lower) == (3, 0, 0)
     table = sweep.fairness_table(df, n_boot=300)
     assert list(table.columns) == ["very_light", "dark", "worst / best"]
     assert table.loc["pos", "worst / best"] == "3.00 [3.00, 3.00]"
@@ -179,6 +180,22 @@ def test_fairness_table_and_worst_to_best_ratio():
     errs[("dark", "3")] = [3.0, 3.0]
     wide = sweep.worst_to_best(_rows(errs), n_boot=300).iloc[0]
     assert wide.ratio == pytest.approx(2.0) and wide.ratio_lo < 2.0 < wide.ratio_hi
+    assert (wide.n_higher, wide.n_equal, wide.n_lower) == (2, 1, 0)
+    # the extremes are held fixed, so when the groups hardly differ the interval includes 1 (re-picking them
+    # in every resample would keep it above 1 by construction)
+    close = {("very_light", "1"): [2.0], ("very_light", "2"): [3.0], ("very_light", "3"): [2.0],
+             ("dark", "1"): [2.5], ("dark", "2"): [2.0], ("dark", "3"): [2.0]}
+    even = sweep.worst_to_best(_rows(close), n_boot=300).iloc[0]
+    assert (even.worst, even.best) == ("very_light", "dark") and even.ratio == pytest.approx(7 / 6.5)
+    assert even.ratio_lo < 1 < even.ratio_hi and (even.n_higher, even.n_lower) == (1, 1)
+
+
+def test_error_kinds_separate_harmonics_from_noise():
+    df = pd.DataFrame({"unit": "window", "method": ["pos"] * 4 + ["green"],
+                       "hr_pred": [61.0, 120.0, 30.0, 90.0, 60.0], "hr_gt": [60.0] * 5})
+    kinds = sweep.error_kinds(df)
+    assert kinds.loc["pos", ["within", "double", "half", "other"]].tolist() == [0.25] * 4
+    assert kinds.loc["pos", "n"] == 4 and kinds.loc["green", "within"] == 1.0
 
 
 def test_breaking_points_need_separated_intervals():

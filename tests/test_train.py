@@ -340,3 +340,22 @@ def test_report_scores_every_network_once_and_reuses_pulses(full_run, tmp_path):
                           table.set_index("method").loc["sspd-best", "MAE"])
     with pytest.raises(Exception, match="no 'student' network"):
         report.network_pulses(tmp_path / "empty", "student", recs)
+
+
+def test_publish_run_copies_only_small_artefacts(full_run, tmp_path):
+    from sspd.train import report
+
+    out, _ = full_run
+    dest = report.publish_run(out, tmp_path / "published", with_s3m=True)
+    names = {p.name for p in dest.iterdir()}
+    assert {"config.json", "manifest.json", "train_log.csv", "model_inference.pt", "model_target_s3m.pt"} <= names
+    assert "checkpoint.pt" not in names and "model_initial.pt" not in names
+    s3m = torch.load(dest / "model_target_s3m.pt", weights_only=True)
+    assert any(k.startswith("s3m.") for k in s3m)
+    assert all(v.dtype in (torch.float16, torch.int64) for v in s3m.values())     # figures only
+    with pytest.raises(FileExistsError):
+        report.publish_run(out, dest)
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    with pytest.raises(Exception, match="not finished"):
+        report.publish_run(unfinished, tmp_path / "other")

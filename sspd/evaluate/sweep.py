@@ -51,7 +51,7 @@ import pandas as pd
 __all__ = ["Factor", "FACTORS", "get_factor", "factor_table", "level_preset", "render_level", "param_changes",
            "unexpected_changes", "resolve_methods",
            "run_sweep", "load_sweeps", "load_sweep_meta", "curve_table", "worst_to_best", "fairness_table",
-           "breaking_points", "compare_with_committed", "PEER_METHODS", "DEFAULT_METHODS", "COLUMNS",
+           "breaking_points", "error_kinds", "compare_with_committed", "PEER_METHODS", "DEFAULT_METHODS", "COLUMNS",
            "SWEEP_PROTOCOL", "OFFICIAL_WEIGHTS"]
 
 SWEEP_PROTOCOL = "windowed"
@@ -665,10 +665,18 @@ def curve_table(df: pd.DataFrame, unit: str = "window", n_boot: int = 1000, seed
 
 def worst_to_best(df: pd.DataFrame, factor: str = "skin_tone", unit: str = "window", n_boot: int = 1000,
                   seed: int = 0) -> pd.DataFrame:
-    """Per method: the worst and best level of ``factor`` by MAE and their ratio, with a 95 % CI from a
-    paired bootstrap over subjects (every level renders the same subjects, so one resample of subjects is
-    drawn for all levels at once). A resample in which a level has no unit or a zero MAE is left out.
-    Returns method, worst, best, MAE_worst, MAE_best, ratio, ratio_lo, ratio_hi, n_subjects."""
+    """Per method: the worst and best level of ``factor`` by MAE, and the ratio of their MAEs with a 95 % CI.
+
+    The two levels are picked on the whole sample and then held fixed; the interval comes from a paired
+    bootstrap over subjects (every level renders the same subjects, so one resample of subjects serves all
+    levels). Re-picking the extremes in every resample would make the ratio >= 1 by construction, so its
+    interval could never include 1; holding them fixed lets it, but does not account for the choice itself,
+    so an interval that only just excludes 1 is weak evidence. Resamples in which either level has no unit
+    or the best level a zero MAE are left out. Because a few subjects can carry a whole group's error, the
+    subjects are also counted one by one: ``n_higher`` / ``n_equal`` / ``n_lower`` subjects whose own MAE in
+    the worst level is higher than / equal to (within 1e-9 bpm) / lower than in the best level.
+    Returns method, worst, best, MAE_worst, MAE_best, ratio, ratio_lo, ratio_hi, n_subjects, n_higher,
+    n_equal, n_lower."""
     d = _scored(df[df["factor"] == factor], unit)
     if d.empty:
         raise ValueError(f"no scored {unit}s of factor {factor!r}")
@@ -676,22 +684,26 @@ def worst_to_best(df: pd.DataFrame, factor: str = "skin_tone", unit: str = "wind
     rows = []
     for method, g in d.groupby("method", sort=False):
         a = g.assign(abs_err=np.abs(g["hr_pred"].to_numpy(float) - g["hr_gt"].to_numpy(float)))
-        total = a.pivot_table(index="subject", columns="level", values="abs_err", aggfunc="sum", fill_value=0.0)
-        count = a.pivot_table(index="subject", columns="level", values="abs_err", aggfunc="count", fill_value=0)
-        total, count = total.reindex(columns=levels, fill_value=0.0), count.reindex(columns=levels, fill_value=0)
-        S, C = total.to_numpy(float), count.to_numpy(float)
+        table = a.pivot_table(index="subject", columns="level", values="abs_err", aggfunc=["sum", "count"],
+                              fill_value=0)
+        S = table["sum"].reindex(columns=levels, fill_value=0).to_numpy(float)    # (subjects, levels)
+        C = table["count"].reindex(columns=levels, fill_value=0).to_numpy(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             mae = S.sum(0) / C.sum(0)
+            worst, best = int(np.nanargmax(mae)), int(np.nanargmin(mae))
             draws = np.random.default_rng(seed).integers(0, len(S), size=(n_boot, len(S)))
-            m = S[draws].sum(1) / C[draws].sum(1)                      # (n_boot, n_levels)
-            ratio_b = np.nanmax(m, 1) / np.nanmin(m, 1)
-        ratio_b = ratio_b[np.isfinite(ratio_b) & np.all(C[draws].sum(1) > 0, 1)]
-        worst, best = int(np.nanargmax(mae)), int(np.nanargmin(mae))
+            s_b, c_b = S[draws].sum(1), C[draws].sum(1)                       # (n_boot, levels)
+            ratio_b = (s_b[:, worst] / c_b[:, worst]) / (s_b[:, best] / c_b[:, best])
+            own = S[:, [worst, best]] / C[:, [worst, best]]                    # each subject's two MAEs
+        ratio_b = ratio_b[np.isfinite(ratio_b)]
         ratio = mae[worst] / mae[best] if mae[best] > 0 else float("inf")
-        lo, hi = (np.quantile(ratio_b, [0.025, 0.975]) if len(ratio_b) else (np.nan, np.nan))
+        both = np.all(np.isfinite(own), 1)
+        equal = both & np.isclose(own[:, 0], own[:, 1], rtol=0.0, atol=1e-9)
+        lo, hi = np.quantile(ratio_b, [0.025, 0.975]) if len(ratio_b) else (np.nan, np.nan)
         rows.append({"method": method, "worst": levels[worst], "best": levels[best], "MAE_worst": mae[worst],
                      "MAE_best": mae[best], "ratio": ratio, "ratio_lo": float(lo), "ratio_hi": float(hi),
-                     "n_subjects": len(S)})
+                     "n_subjects": len(S), "n_higher": int((both & ~equal & (own[:, 0] > own[:, 1])).sum()),
+                     "n_equal": int(equal.sum()), "n_lower": int((both & ~equal & (own[:, 0] < own[:, 1])).sum())})
     return pd.DataFrame(rows)
 
 
@@ -723,6 +735,23 @@ def breaking_points(curves: pd.DataFrame) -> pd.DataFrame:
                      "harshest": last["level"], "MAE_harshest": last["MAE"],
                      "first_clearly_worse": worse.iloc[0]["level"] if len(worse) else "none"})
     return pd.DataFrame(rows)
+
+
+def error_kinds(df: pd.DataFrame, by: Sequence[str] = ("method",), unit: str = "window", within_bpm: float = 5.0,
+                harmonic_tol: float = 0.1) -> pd.DataFrame:
+    """How the scored units of a sweep miss: the share (0-1) per group ``by`` whose predicted HR is within
+    ``within_bpm`` of the truth, near twice it (ratio within 2 ± 2·``harmonic_tol``: the second harmonic),
+    near half of it (0.5 ± 0.5·``harmonic_tol``: a subharmonic), or elsewhere; ``n`` counts the units."""
+    d = _scored(df, unit)
+    pred, true = d["hr_pred"].to_numpy(float), d["hr_gt"].to_numpy(float)
+    ratio = pred / true
+    kind = np.select([np.abs(pred - true) <= within_bpm, np.abs(ratio - 2.0) <= 2.0 * harmonic_tol,
+                      np.abs(ratio - 0.5) <= 0.5 * harmonic_tol], ["within", "double", "half"], "other")
+    shares = pd.crosstab([d[c] for c in by], kind, normalize="index")
+    shares = shares.reindex(columns=["within", "double", "half", "other"], fill_value=0.0)
+    shares["n"] = d.groupby(list(by)).size()
+    shares.columns.name = None
+    return shares
 
 
 def compare_with_committed(live: pd.DataFrame, committed: pd.DataFrame, atol: float = 1e-6) -> pd.DataFrame:

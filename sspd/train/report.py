@@ -25,12 +25,13 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from sspd.errors import DataError
 from sspd.evaluate.methods import get_method
 from sspd.evaluate.pulses import NETWORK_FILES, StoredPulses, network_pulses
 from sspd.evaluate.runner import evaluate, metrics_row
 
 __all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "run_table", "learning_curves",
-           "config_changes", "experiments_table"]
+           "config_changes", "experiments_table", "publish_run", "PUBLISHED_FILES"]
 
 def evaluate_run(run_dir: str | Path, entries: list, dataset_name: str,
                  networks: Iterable[str] = ("best", "last", "initial"),
@@ -168,3 +169,45 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+PUBLISHED_FILES = ("config.json", "manifest.json", "best.json", "train_log.csv", "val_log.csv",
+                   "val_videos.csv", "val_postprocessing.csv", "model_best.pt", "model_inference.pt")
+
+
+def publish_run(run_dir: str | Path, dest: str | Path, with_s3m: bool = False) -> Path:
+    """Copy a finished run's small artefacts to ``dest`` (a committed results folder).
+
+    Copies the configs, manifests (resumptions included), logs, the best and last teacher's
+    inference weights and the ``eval/`` folder (summaries, per-video/window tables, pulses);
+    with ``with_s3m`` also the last teacher with its S3M, stored in float16 (for figures only).
+    Checkpoints and the initial weights (a function of the seed) stay behind. The copy is
+    assembled in a hidden folder and renamed into place; an existing ``dest`` is an error.
+    """
+    import shutil
+
+    import torch
+
+    from sspd.io import atomic_torch_save
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists; publish into a new folder")
+    if not (run_dir / "model_inference.pt").is_file():
+        raise DataError(run_dir, "the run has not finished (no model_inference.pt)")
+    tmp = dest.parent / f".{dest.name}.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    names = [*PUBLISHED_FILES, *(p.name for p in sorted(run_dir.glob("manifest_resumed_step*.json")))]
+    for name in names:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, tmp / name)
+    if (run_dir / "eval").is_dir():
+        shutil.copytree(run_dir / "eval", tmp / "eval")
+    if with_s3m:
+        state = torch.load(run_dir / "model_target_s3m.pt", map_location="cpu", weights_only=True)
+        atomic_torch_save(tmp / "model_target_s3m.pt",
+                          {k: v.half() if v.is_floating_point() else v for k, v in state.items()})
+    tmp.rename(dest)
+    return dest

@@ -5,7 +5,7 @@ a label-free model trained here (``--checkpoint``), with the project's evaluatio
 question: can this architecture, with weights trained on real faces, read the pulse of our synthetic faces?
 Results go to a temporary folder and are printed; nothing is committed. All numbers are synthetic.
 
-    python benchmarks/bench_official_on_synthetic.py [--checkpoint runs/sspd-cpu-still/model_inference.pt]
+    python benchmarks/bench_official_on_synthetic.py [--checkpoint data/results/training/study-easy-full/model_best.pt]
 """
 import argparse
 import json

@@ -359,3 +359,20 @@ def test_publish_run_copies_only_small_artefacts(full_run, tmp_path):
     unfinished.mkdir()
     with pytest.raises(Exception, match="not finished"):
         report.publish_run(unfinished, tmp_path / "other")
+
+
+def test_postprocessing_is_chosen_on_validation_subjects(full_run, tmp_path):
+    from sspd.train import report
+
+    out, _ = full_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    shutil.copy(run / "model_inference.pt", run / "model_best.pt")
+    val = _recordings(n=2, n_frames=360, seed=11)
+    choice = report.choose_postprocessing(run, val)
+    table = pd.read_csv(run / "val_postprocessing.csv").set_index("method")
+    assert set(table.index) == {"best", "best-integrated", "initial", "initial-integrated"}
+    chosen = "best-integrated" if choice["integrated"] else "best"
+    assert choice["val_MAE"] == pytest.approx(table.loc[chosen, "MAE"])
+    assert table.loc[chosen, "MAE"] <= table.loc["best" if choice["integrated"] else "best-integrated", "MAE"]
+    assert json.loads((run / "choice.json").read_text())["network"] == "best"

@@ -121,9 +121,9 @@ PROTOCOLS: dict[str, Protocol] = {
     "windowed-harmonic": Protocol(
         name="windowed-harmonic", version="1", window_s=10.0, stride_s=1.0, estimator="fft",
         band=(0.667, 3.0), filter_order=4, detrend=None, resolution_hz=1.0 / 180.0,
-        spectral_window="hamming", subharmonic_ratio=0.4,
+        spectral_window="hamming", subharmonic_ratio=0.3,
         description="windowed, but a spectral peak whose half frequency holds a local peak with at "
-                    "least 40 % of its power is taken as the second harmonic (sspd.signal."
+                    "least 30 % of its power is taken as the second harmonic (sspd.signal."
                     "subharmonic_peak)"),
 }
 #: Other names of the presets, accepted wherever a protocol name is.

@@ -400,7 +400,9 @@ def run_validation(run: Run, step: int) -> dict | None:
         return None
     from sspd.train.validate import validate
 
+    t0 = time.time()
     result = validate({"teacher": run.target, "student": run.online}, run.val_clips, step, run.device)
+    result.summary["seconds"] = round(time.time() - t0, 3)   # the whole pass, both networks
     _append_csv(run.out_dir / VAL_LOG, result.summary)
     _append_csv(run.out_dir / VAL_VIDEOS, result.videos)
     teacher = result.summary.set_index("network").loc["teacher"]

@@ -31,25 +31,32 @@ from sspd.evaluate.pulses import NETWORK_FILES, StoredPulses, network_pulses
 from sspd.evaluate.runner import evaluate, metrics_row
 
 __all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "run_table", "learning_curves",
-           "config_changes", "experiments_table", "publish_run", "PUBLISHED_FILES"]
+           "config_changes", "experiments_table", "publish_run", "run_timing", "choose_postprocessing",
+           "criteria", "PUBLISHED_FILES"]
 
 def evaluate_run(run_dir: str | Path, entries: list, dataset_name: str,
                  networks: Iterable[str] = ("best", "last", "initial"),
                  classic: Iterable[str] = ("pos",), protocols: Iterable[str] = ("windowed",),
-                 n_boot: int = 1000, progress: bool = False, subdir: str = "eval") -> pd.DataFrame:
+                 n_boot: int = 1000, progress: bool = False, subdir: str = "eval",
+                 integrated: Iterable[str] = ()) -> pd.DataFrame:
     """Score the run's networks and classic reference methods on ``entries``.
 
+    ``integrated``: networks also scored on their integrated pulse
+    (:func:`sspd.evaluate.pulses.integrate_pulse`), named ``sspd-<network>-integrated``.
     Writes ``run_dir/<subdir>/<name>-<protocol>/`` (per_video.csv, per_window.csv, summary.json;
     ``subdir`` "eval" for the run's own test subjects, e.g. "eval-motion-full" for another
     dataset) and returns :func:`run_table` of that folder.
     """
     run_dir = Path(run_dir)
-    for network in networks:
-        method = StoredPulses(network_pulses(run_dir, network, entries, progress), entries)
+    variants = [(n, False) for n in networks] + [(n, True) for n in integrated]
+    for network, integrate in variants:
+        pulses = network_pulses(run_dir, network, entries, progress)
+        method = StoredPulses(pulses, entries, integrate=integrate)
+        name = f"{network}-integrated" if integrate else network
         for protocol in protocols:
-            evaluate(method, entries, protocol, run_dir / subdir / f"{network}-{protocol}",
-                     method_name=f"sspd-{network}", dataset_name=dataset_name, progress=False,
-                     n_boot=n_boot, config={"run": run_dir.name, "network": network,
+            evaluate(method, entries, protocol, run_dir / subdir / f"{name}-{protocol}",
+                     method_name=f"sspd-{name}", dataset_name=dataset_name, progress=False,
+                     n_boot=n_boot, config={"run": run_dir.name, "network": network, "integrated": integrate,
                                             "weights": NETWORK_FILES[network]})
     for name in classic:
         for protocol in protocols:
@@ -110,8 +117,8 @@ def config_changes(config: dict) -> str:
 def experiments_table(runs_dir: str | Path) -> pd.DataFrame:
     """One row per run folder under ``runs_dir``: what it changed and what validation said.
 
-    Columns: run, data, recipe, changes (vs the recipe), seed, steps, minutes (training and
-    validation wall time), val MAE of the initial weights (step 0), the best teacher (and its
+    Columns: run, data, recipe, changes (vs the recipe), seed, steps, minutes (the optimiser
+    steps alone, and the whole run's wall time when published with ``timing.json``), val MAE of the initial weights (step 0), the best teacher (and its
     step) and the last teacher, and the last teacher's waveform r. Runs without a validation
     log have NaN validation columns; an unfinished run says so in ``status``.
     """
@@ -129,6 +136,8 @@ def experiments_table(runs_dir: str | Path) -> pd.DataFrame:
                "steps": done, "status": "done" if (run / "model_inference.pt").is_file() else
                f"running/stopped at {done}/{total}",
                "train_min": float(log["seconds"].sum() / 60) if "seconds" in log else np.nan,
+               "wall_min": (json.loads((run / "timing.json").read_text())["wall_seconds"] / 60
+                            if (run / "timing.json").is_file() else np.nan),
                "val_MAE_initial": np.nan, "val_MAE_best": np.nan, "best_step": np.nan,
                "val_MAE_last": np.nan, "val_r_last": np.nan}
         if len(teacher):
@@ -154,13 +163,15 @@ def main(argv=None) -> int:
     parser.add_argument("--networks", nargs="+", default=["best", "last", "initial"], choices=list(NETWORK_FILES))
     parser.add_argument("--classic", nargs="*", default=["pos"])
     parser.add_argument("--protocols", nargs="+", default=["windowed"])
+    parser.add_argument("--integrated", nargs="*", default=[], choices=list(NETWORK_FILES),
+                        help="networks also scored on their integrated pulse")
     args = parser.parse_args(argv)
     config = json.loads((args.run_dir / "config.json").read_text())
     dataset = args.dataset or config["data"]
     entries, name = dataset_entries(dataset, args.split, progress=True)
     subdir = "eval" if dataset == config["data"] else f"eval-{name}"
     table = evaluate_run(args.run_dir, entries, name, args.networks, args.classic, args.protocols,
-                         progress=True, subdir=subdir)
+                         progress=True, subdir=subdir, integrated=args.integrated)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(table[["method", "protocol", "n", "n_subjects", "MAE", "MAE_lo", "MAE_hi", "r", "waveform_r"]]
               .round(2).to_string(index=False))
@@ -171,7 +182,28 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-PUBLISHED_FILES = ("config.json", "manifest.json", "best.json", "train_log.csv", "val_log.csv",
+def run_timing(run_dir: str | Path) -> dict:
+    """Where a finished run's time went, in seconds, from its own logs and files.
+
+    ``train_seconds``: the optimiser steps (train_log.csv); ``val_seconds``: the validation
+    passes when logged; ``wall_seconds``: from the first manifest's creation to the last
+    teacher's weights file (includes everything, e.g. data loading and other load on the CPU).
+    """
+    import datetime as dt
+    import os
+
+    run_dir = Path(run_dir)
+    log = pd.read_csv(run_dir / "train_log.csv")
+    val = learning_curves(run_dir)
+    created = json.loads((run_dir / "manifest.json").read_text())["created"]
+    start = dt.datetime.fromisoformat(created).timestamp()
+    end = os.path.getmtime(run_dir / "model_inference.pt")
+    return {"steps": int(len(log)), "train_seconds": float(log["seconds"].sum()),
+            "val_seconds": float(val.drop_duplicates("step")["seconds"].sum()) if "seconds" in val else None,
+            "val_passes": int(val["step"].nunique()), "wall_seconds": round(end - start, 1)}
+
+
+PUBLISHED_FILES = ("config.json", "manifest.json", "best.json", "choice.json", "train_log.csv", "val_log.csv",
                    "val_videos.csv", "val_postprocessing.csv", "model_best.pt", "model_inference.pt")
 
 
@@ -188,7 +220,7 @@ def publish_run(run_dir: str | Path, dest: str | Path, with_s3m: bool = False) -
 
     import torch
 
-    from sspd.io import atomic_torch_save
+    from sspd.io import atomic_torch_save, atomic_write_json
 
     run_dir, dest = Path(run_dir), Path(dest)
     if dest.exists():
@@ -205,9 +237,60 @@ def publish_run(run_dir: str | Path, dest: str | Path, with_s3m: bool = False) -
             shutil.copy2(run_dir / name, tmp / name)
     if (run_dir / "eval").is_dir():
         shutil.copytree(run_dir / "eval", tmp / "eval")
+    atomic_write_json(tmp / "timing.json", run_timing(run_dir))
     if with_s3m:
         state = torch.load(run_dir / "model_target_s3m.pt", map_location="cpu", weights_only=True)
         atomic_torch_save(tmp / "model_target_s3m.pt",
                           {k: v.half() if v.is_floating_point() else v for k, v in state.items()})
     tmp.rename(dest)
     return dest
+
+
+def choose_postprocessing(run_dir: str | Path, val_entries: list, network: str = "best",
+                          protocol: str = "windowed", progress: bool = False) -> dict:
+    """Decide on validation subjects whether the network's pulse is scored integrated.
+
+    Scores ``network`` and the run's initial weights on ``val_entries`` with the plain and the
+    integrated pulse (:func:`sspd.evaluate.pulses.integrate_pulse`) under ``protocol``; writes
+    ``val_postprocessing.csv`` (windowed MAE per variant) and ``choice.json`` (the variant of
+    ``network`` with the lower MAE; plain on a tie). Test subjects are not touched.
+    """
+    from sspd.evaluate.harmonics import mae_by_ratio, window_evidence
+    from sspd.io import atomic_write_json, atomic_write_text
+
+    run_dir = Path(run_dir)
+    parts = []
+    for net in dict.fromkeys((network, "initial")):
+        pulses = network_pulses(run_dir, net, val_entries, progress)
+        for integrate in (False, True):
+            label = f"{net}-integrated" if integrate else net
+            parts.append(window_evidence(StoredPulses(pulses, val_entries, integrate), val_entries, protocol,
+                                         method_name=label))
+    table = mae_by_ratio(pd.concat(parts, ignore_index=True), [None])[["method", "MAE", "n_windows"]]
+    atomic_write_text(run_dir / "val_postprocessing.csv", table.to_csv(index=False))
+    mae = table.set_index("method")["MAE"]
+    integrated = bool(mae[f"{network}-integrated"] < mae[network])
+    choice = {"network": network, "integrated": integrated, "protocol": protocol,
+              "val_MAE": float(mae[f"{network}-integrated" if integrated else network]),
+              "selected_by": "validation windowed MAE (plain vs integrated pulse)"}
+    atomic_write_json(run_dir / "choice.json", choice)
+    return choice
+
+
+def criteria(table: pd.DataFrame, method: str, control: str = "sspd-initial", reference: str = "pos",
+             protocol: str = "windowed") -> pd.DataFrame:
+    """The issue's success criteria, computed from a run's test table (:func:`run_table`).
+
+    Rows: the trained method's MAE at most 1.0 bpm; at most half the control's MAE; their 95 %
+    CIs disjoint; MAE at most the reference's + 1.0 bpm; mean waveform r above the control's.
+    Which rows apply depends on the dataset (``easy``: the first three; ``still``: the last two).
+    """
+    t = table[table["protocol"] == protocol].set_index("method")
+    m, c, r = t.loc[method], t.loc[control], t.loc[reference]
+    rows = [("MAE <= 1.0 bpm", m["MAE"], m["MAE"] <= 1.0),
+            (f"MAE <= half of {control}", c["MAE"] / 2, m["MAE"] <= c["MAE"] / 2),
+            (f"CIs disjoint from {control}", c["MAE_lo"], m["MAE_hi"] < c["MAE_lo"]),
+            (f"MAE <= {reference} + 1.0 bpm", r["MAE"] + 1.0, m["MAE"] <= r["MAE"] + 1.0),
+            (f"waveform r above {control}", c["waveform_r"], m["waveform_r"] > c["waveform_r"])]
+    return pd.DataFrame([{"criterion": name, "method": method, "MAE": m["MAE"], "bound": bound,
+                          "passed": bool(ok)} for name, bound, ok in rows])

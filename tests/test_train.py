@@ -376,3 +376,17 @@ def test_postprocessing_is_chosen_on_validation_subjects(full_run, tmp_path):
     assert choice["val_MAE"] == pytest.approx(table.loc[chosen, "MAE"])
     assert table.loc[chosen, "MAE"] <= table.loc["best" if choice["integrated"] else "best-integrated", "MAE"]
     assert json.loads((run / "choice.json").read_text())["network"] == "best"
+
+
+def test_criteria_are_computed_from_the_table():
+    from sspd.train import report
+
+    table = pd.DataFrame([
+        {"method": "sspd-best", "protocol": "windowed", "MAE": 0.8, "MAE_lo": 0.5, "MAE_hi": 1.2, "waveform_r": 0.6},
+        {"method": "sspd-initial", "protocol": "windowed", "MAE": 20.0, "MAE_lo": 1.0, "MAE_hi": 30.0,
+         "waveform_r": 0.3},
+        {"method": "pos", "protocol": "windowed", "MAE": 2.0, "MAE_lo": 1.5, "MAE_hi": 2.5, "waveform_r": 0.9}])
+    c = report.criteria(table, "sspd-best").set_index("criterion")["passed"]
+    assert c["MAE <= 1.0 bpm"] and c["MAE <= half of sspd-initial"] and c["MAE <= pos + 1.0 bpm"]
+    assert not c["CIs disjoint from sspd-initial"]          # 1.2 is not below 1.0
+    assert c["waveform r above sspd-initial"]

@@ -110,7 +110,7 @@ def training_entries(config: TrainConfig, progress: bool = False) -> tuple[list,
     """
     from sspd.data.splits import dataset_entries
 
-    if config.split == "all" or config.val_fraction == 0.0 or config.split != "train":
+    if config.split != "train" or config.val_fraction == 0.0:
         entries, _ = dataset_entries(config.data, config.split, progress=progress)
         return entries, []
     fit, _ = dataset_entries(config.data, "fit", val_fraction=config.val_fraction, progress=progress)

@@ -15,6 +15,7 @@ COMMANDS = {
     "evaluate": ("sspd.evaluate.cli", "run a method over a dataset and write result tables"),
     "train": ("sspd.train.cli", "train SSPD without labels"),
     "predict": ("sspd.inference_cli", "pulse and heart rate from one face video"),
+    "experiments": ("sspd.train.experiments", "training experiments: one change to the study recipe at a time, on validation"),
     "study": ("sspd.study.cli", "the ablation and cross-dataset grid: run, resume, --status, --dry-run"),
     "sweep": ("sspd.evaluate.sweep", "stress test: error against one synthetic-generator factor at a time"),
 }

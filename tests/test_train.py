@@ -361,6 +361,68 @@ def test_publish_run_copies_only_small_artefacts(full_run, tmp_path):
         report.publish_run(unfinished, tmp_path / "other")
 
 
+def test_publish_without_weights_keeps_logs_only(full_run, tmp_path):
+    from sspd.train import report
+
+    out, _ = full_run
+    dest = report.publish_run(out, tmp_path / "logs-only", weights=False)
+    names = {p.name for p in dest.iterdir()}
+    assert {"config.json", "train_log.csv", "timing.json"} <= names
+    assert not [n for n in names if n.endswith(".pt")]
+
+
+def test_init_from_starts_both_networks_from_saved_weights(full_run, cache_dir, tmp_path):
+    from sspd.errors import DataError
+    from sspd.model.network import SSPD, inference_state_dict
+    from sspd.train.loop import train
+
+    out, _ = full_run
+    saved = torch.load(out / "model_target_s3m.pt", weights_only=True)
+    half = tmp_path / "teacher_fp16.pt"
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in saved.items()}, half)
+    run = tmp_path / "curriculum"
+    train(_smoke(cache_dir, init_from=str(half), max_steps=1), run, progress=False)
+    initial = torch.load(run / "model_initial.pt", weights_only=True)
+    expected = {k: v.half().float() if v.is_floating_point() else v
+                for k, v in inference_state_dict_from(saved).items()}
+    assert _state_equal(initial, expected)
+    # a seeded start differs from it, so the test can fail
+    seeded = inference_state_dict(SSPD(s3m=True))
+    assert not _state_equal(initial, seeded)
+    with pytest.raises(DataError, match="S3M"):
+        train(_smoke(cache_dir, init_from=str(out / "model_inference.pt")), tmp_path / "bad", progress=False)
+
+
+def inference_state_dict_from(state: dict) -> dict:
+    return {k: v for k, v in state.items() if not k.startswith("s3m.")}
+
+
+def test_resume_accepts_a_checkpoint_from_before_a_new_config_field(full_run):
+    from sspd.train.loop import _check_same_run
+
+    out, _ = full_run
+    config = TrainConfig.from_json(out / "config.json")
+    old = config.to_dict()
+    del old["init_from"]                                      # written before the field existed
+    _check_same_run(old, config, out / "checkpoint.pt")       # no error
+    with pytest.raises(Exception, match="init_from"):
+        _check_same_run(old, config.with_overrides(["init_from=x.pt"]), out / "checkpoint.pt")
+
+
+def test_experiments_change_one_thing_each():
+    from sspd.train.experiments import EXPERIMENT_STEPS, EXPERIMENTS, experiment_config
+
+    names = [e.name for e in EXPERIMENTS]
+    assert len(names) == len(set(names))
+    bases = {e.data: experiment_config(e).to_dict() for e in EXPERIMENTS if e.name.endswith("-base")}
+    for e in EXPERIMENTS:
+        d = experiment_config(e).to_dict()
+        assert d["recipe"] == "study" and d["max_steps"] == EXPERIMENT_STEPS and d["val_every"]
+        changed = [k for k in d if d[k] != bases[e.data][k]]
+        assert len(changed) <= 1, (e.name, changed)
+        assert bool(changed) == bool(e.overrides), e.name
+
+
 def test_postprocessing_is_chosen_on_validation_subjects(full_run, tmp_path):
     from sspd.train import report
 

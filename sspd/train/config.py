@@ -79,6 +79,9 @@ class TrainConfig:
     num_workers:       DataLoader worker processes (0 = load in the main process).
     device:            "auto" (CUDA when available), "cpu" or "cuda[:k]".
     evaluate_weights:  which network ``model_inference.pt`` holds: "target" (EMA teacher) or "online".
+    init_from:         start the online network and the teacher from this state dict of the
+                       full network with its S3M (e.g. a published ``model_target_s3m.pt``)
+                       instead of the seeded initialisation, for a curriculum; None = seeded.
     s3m_kernels:       kernel sizes of the S3M's TS blocks, one per pyramid level (None = the
                        released (9, 7, 5); e.g. (9,) or (9, 7) for a shallower pyramid). The
                        inference network does not depend on it.
@@ -106,6 +109,7 @@ class TrainConfig:
     device: str = "auto"
     evaluate_weights: str = "target"
     s3m_kernels: tuple[int, ...] | None = None
+    init_from: str | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -209,7 +213,7 @@ class TrainConfig:
 RECIPES: dict[str, dict[str, Any]] = {
     "paper": dict(T=300, batch_size=12, accum_steps=1, epochs=30, windows_per_video=1, amp="auto",
                   val_fraction=0.0),
-    "study": dict(T=160, batch_size=2, accum_steps=6, epochs=1000, windows_per_video=1, max_steps=70,
+    "study": dict(T=160, batch_size=2, accum_steps=6, epochs=1000, windows_per_video=1, max_steps=40,
                   amp="bf16", device="cpu", val_every=10, val_seconds=20.0),
     "smoke": dict(T=32, batch_size=2, epochs=2, windows_per_video=1, max_steps=2, amp="off",
                   device="cpu", val_fraction=0.0),

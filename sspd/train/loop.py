@@ -194,10 +194,25 @@ def _load_checkpoint(path: Path) -> dict:
     return ckpt
 
 
+def _load_initial_state(online: SSPD, path: Path) -> None:
+    """Start ``online`` from a saved full network (S3M included; float16 copies are cast)."""
+    if not path.is_file():
+        raise DataError(path, "init_from: no such weights file")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = online.state_dict()
+    missing = sorted(set(own) - set(state))
+    if missing:
+        raise DataError(path, f"init_from needs the full network with its S3M; missing {missing[:3]}"
+                              f"{' ...' if len(missing) > 3 else ''} (use a model_target_s3m.pt)")
+    online.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items() if k in own})
+
+
 def _check_same_run(saved: dict, config: TrainConfig, path: Path) -> None:
     now = config.to_dict()
+    # A field added to TrainConfig after the checkpoint was written counts as its default.
+    defaults = TrainConfig().to_dict()
     diff = sorted(k for k in set(saved) | set(now)
-                  if k not in _RESUME_FREE and saved.get(k) != now.get(k))
+                  if k not in _RESUME_FREE and saved.get(k, defaults.get(k)) != now.get(k))
     if diff:
         raise DataError(path, f"checkpoint was written with a different config (fields {diff}); "
                         f"resume with the same settings, or train into a new --out folder")
@@ -297,6 +312,8 @@ def setup(config: TrainConfig, out_dir: Path, resume: bool, entries: list | None
 
     _seed_everything(config.seed)
     online = SSPD(s3m=True, kernels=config.s3m_pyramid).to(device)  # seeded init: same on all ranks
+    if config.init_from is not None:
+        _load_initial_state(online, Path(config.init_from))
     target = make_target(online)              # exact copy, no grad, stays in train mode
     optimizer = torch.optim.Adam(_param_groups(online, config.weight_decay), lr=config.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)

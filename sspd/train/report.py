@@ -32,7 +32,7 @@ from sspd.evaluate.runner import evaluate, metrics_row
 
 __all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "run_table", "learning_curves",
            "config_changes", "experiments_table", "publish_run", "run_timing", "choose_postprocessing",
-           "criteria", "PUBLISHED_FILES"]
+           "criteria", "finish_run", "PUBLISHED_FILES"]
 
 def evaluate_run(run_dir: str | Path, entries: list, dataset_name: str,
                  networks: Iterable[str] = ("best", "last", "initial"),
@@ -178,9 +178,6 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def run_timing(run_dir: str | Path) -> dict:
     """Where a finished run's time went, in seconds, from its own logs and files.
@@ -207,12 +204,13 @@ PUBLISHED_FILES = ("config.json", "manifest.json", "best.json", "choice.json", "
                    "val_videos.csv", "val_postprocessing.csv", "model_best.pt", "model_inference.pt")
 
 
-def publish_run(run_dir: str | Path, dest: str | Path, with_s3m: bool = False) -> Path:
+def publish_run(run_dir: str | Path, dest: str | Path, with_s3m: bool = False, weights: bool = True) -> Path:
     """Copy a finished run's small artefacts to ``dest`` (a committed results folder).
 
     Copies the configs, manifests (resumptions included), logs, the best and last teacher's
     inference weights and the ``eval/`` folder (summaries, per-video/window tables, pulses);
     with ``with_s3m`` also the last teacher with its S3M, stored in float16 (for figures only).
+    ``weights=False`` leaves every weights file behind (a validation-only experiment).
     Checkpoints and the initial weights (a function of the seed) stay behind. The copy is
     assembled in a hidden folder and renamed into place; an existing ``dest`` is an error.
     """
@@ -233,7 +231,7 @@ def publish_run(run_dir: str | Path, dest: str | Path, with_s3m: bool = False) -
     tmp.mkdir(parents=True)
     names = [*PUBLISHED_FILES, *(p.name for p in sorted(run_dir.glob("manifest_resumed_step*.json")))]
     for name in names:
-        if (run_dir / name).is_file():
+        if (run_dir / name).is_file() and (weights or not name.endswith(".pt")):
             shutil.copy2(run_dir / name, tmp / name)
     if (run_dir / "eval").is_dir():
         shutil.copytree(run_dir / "eval", tmp / "eval")
@@ -294,3 +292,28 @@ def criteria(table: pd.DataFrame, method: str, control: str = "sspd-initial", re
             (f"waveform r above {control}", c["waveform_r"], m["waveform_r"] > c["waveform_r"])]
     return pd.DataFrame([{"criterion": name, "method": method, "MAE": m["MAE"], "bound": bound,
                           "passed": bool(ok)} for name, bound, ok in rows])
+
+
+def finish_run(run_dir: str | Path, dest: str | Path, protocols: Iterable[str] = ("windowed", "windowed-harmonic"),
+               classic: Iterable[str] = ("pos",), with_s3m: bool = False, progress: bool = False) -> Path:
+    """Close a finished run: the validation choice, the one read of the test subjects, publish.
+
+    :func:`choose_postprocessing` on the run's validation fold; then the best-by-validation
+    teacher (plain and integrated pulse), the run's initial weights and ``classic`` scored on the
+    test split of the run's data under ``protocols``; then :func:`publish_run` into ``dest``.
+    """
+    from sspd.data.splits import dataset_entries
+    from sspd.train.config import TrainConfig
+    from sspd.train.loop import training_entries
+
+    config = TrainConfig.from_json(Path(run_dir) / "config.json")
+    _, val_entries = training_entries(config)
+    choose_postprocessing(run_dir, val_entries, progress=progress)
+    entries, name = dataset_entries(config.data, "test", progress=progress)
+    evaluate_run(run_dir, entries, name, networks=("best", "initial"), classic=classic, protocols=protocols,
+                 progress=progress, integrated=("best",))
+    return publish_run(run_dir, dest, with_s3m=with_s3m)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -158,6 +158,26 @@ def learning_curve(val_log, metric: str = "MAE", ax=None, title: str | None = No
     return ax
 
 
+def compare_curves(curves: dict, metric: str = "MAE", network: str = "teacher", ax=None,
+                   title: str | None = None):
+    """One validation metric of one network against the step, one line per run.
+
+    ``curves``: {run name: val_log DataFrame (``step``, ``network``, ``metric``)}; the first run
+    is drawn in black as the baseline the others change.
+    """
+    ax = _axes(ax, figsize=(5, 3.2))
+    for k, (name, log) in enumerate(curves.items()):
+        d = log[log["network"] == network].sort_values("step")
+        ax.plot(d["step"], d[metric], "o-", ms=3, lw=2.0 if k == 0 else 1.2,
+                color="k" if k == 0 else f"C{(k - 1) % 10}", label=name)
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel(f"{network}: " + {"MAE": "validation MAE (bpm)", "r": "validation waveform r"}.get(metric, metric))
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def predicted_hr_by_step(val_videos, network: str = "teacher", ax=None, title: str | None = None):
     """Per validation video: the predicted mean HR at each step (line) and the true HR (dashed)."""
     ax = _axes(ax, figsize=(5, 3.2))

@@ -452,3 +452,29 @@ def test_criteria_are_computed_from_the_table():
     assert c["MAE <= 1.0 bpm"] and c["MAE <= half of sspd-initial"] and c["MAE <= pos + 1.0 bpm"]
     assert not c["CIs disjoint from sspd-initial"]          # 1.2 is not below 1.0
     assert c["waveform r above sspd-initial"]
+
+
+def test_validation_predictions_side_by_side(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sspd import plots
+    from sspd.train import report
+
+    def run(name, preds, truth=(60.0, 90.0)):
+        d = tmp_path / name
+        d.mkdir()
+        rows = [(s, "teacher", sub, p, t) for s in (0, 10) for sub, p, t in zip((1, 2), preds, truth)]
+        pd.DataFrame(rows, columns=["step", "network", "subject", "hr_pred", "hr_gt"]).to_csv(
+            d / "val_videos.csv", index=False)
+        pd.DataFrame([(s, "teacher", 5.0 - s / 10) for s in (0, 10)], columns=["step", "network", "MAE"]).to_csv(
+            d / "val_log.csv", index=False)
+        return d
+
+    a, b = run("a", (120.0, 90.0)), run("b", (61.0, 89.0))
+    table = report.validation_predictions([a, b, tmp_path / "missing"])
+    assert list(table.columns) == ["hr_gt", "a", "b"] and table.loc[1, "a"] == 120.0
+    with pytest.raises(ValueError, match="same validation videos"):
+        report.validation_predictions([a, run("c", (60.0, 90.0), truth=(70.0, 90.0))])
+    ax = plots.compare_curves({n: report.learning_curves(d) for n, d in (("a", a), ("b", b))})
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]

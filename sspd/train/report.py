@@ -32,7 +32,8 @@ from sspd.evaluate.runner import evaluate, metrics_row
 
 __all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "run_table", "learning_curves",
            "config_changes", "experiments_table", "publish_run", "run_timing", "choose_postprocessing",
-           "criteria", "finish_run", "PUBLISHED_FILES"]
+           "criteria", "finish_run", "validation_predictions",
+           "PUBLISHED_FILES"]
 
 def evaluate_run(run_dir: str | Path, entries: list, dataset_name: str,
                  networks: Iterable[str] = ("best", "last", "initial"),
@@ -88,6 +89,34 @@ def learning_curves(run_dir: str | Path) -> pd.DataFrame:
     if not path.is_file() or path.stat().st_size == 0:
         return pd.DataFrame(columns=["step", "network", "MAE", "r", "snr_db", "n_windows"])
     return pd.read_csv(path)
+
+
+def validation_predictions(run_dirs: Iterable[str | Path], network: str = "teacher") -> pd.DataFrame:
+    """Each run's last validated prediction per validation video, side by side.
+
+    The runs must share their validation videos. Rows: validation subjects (with their true HR
+    ``hr_gt``, bpm); columns: the runs' mean
+    predicted HR (bpm) at their last validated step. Runs without validation videos are left out.
+    """
+    columns = {}
+    truth = {}
+    for run in map(Path, run_dirs):
+        path = run / "val_videos.csv"
+        if not path.is_file() or path.stat().st_size == 0:
+            continue
+        v = pd.read_csv(path)
+        v = v[(v["network"] == network) & (v["step"] == v["step"].max())]
+        columns[run.name] = v.set_index("subject")["hr_pred"]
+        for subject, hr in v.set_index("subject")["hr_gt"].items():
+            if abs(truth.setdefault(subject, hr) - hr) > 1e-6:
+                raise ValueError(f"{run}: validation subject {subject} has another true HR than in the "
+                                 f"runs before it; compare runs on the same validation videos")
+    if not columns:
+        return pd.DataFrame()
+    table = pd.DataFrame(columns)
+    table.insert(0, "hr_gt", pd.Series(truth))
+    table.index.name = "subject"
+    return table.sort_values("hr_gt")
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -224,3 +224,21 @@ def test_sweep_curves_draws_one_panel_per_factor():
     assert len(visible[0].get_lines()) == 2
     with pytest.raises(ValueError):
         plots.sweep_curves(pd.DataFrame(columns=["factor", "method"]))
+
+
+def test_variant_dataset_changes_one_knob_and_keeps_the_people(tmp_path):
+    from sspd.data.splits import dataset_entries
+    from sspd.data.synthetic import get_preset, render_video
+    from sspd.evaluate.variants import variant_dataset
+
+    cache = variant_dataset("still", "screen_light", "0", root=tmp_path, subjects=["1"], duration_s=3.0,
+                            progress=False)
+    assert cache.name == "still" and cache.parent.name == "screen_light=0"
+    entries, name = dataset_entries(cache, "all", progress=False)
+    assert name == "still" and [e.subject for e in entries] == ["1"]
+    meta = json.loads((tmp_path / "screen_light=0" / "synthetic" / "still" / "1" / "meta.json").read_text())
+    base = render_video(get_preset("still"), "1", duration_s=3.0).params
+    assert meta["params"]["subject_params"]["hr_base"] == base["subject_params"]["hr_base"]
+    assert meta["params"]["lighting"]["screen_amp"] < 1e-8 < base["lighting"]["screen_amp"]
+    with pytest.raises(ValueError, match="full camera frames"):
+        variant_dataset("still", "face_size", "70", root=tmp_path)

@@ -420,7 +420,9 @@ def test_experiments_change_one_thing_each():
         assert d["recipe"] == "study" and d["max_steps"] == EXPERIMENT_STEPS and d["val_every"]
         changed = [k for k in d if d[k] != bases[e.data][k]]
         assert len(changed) <= 1, (e.name, changed)
-        assert bool(changed) == bool(e.overrides), e.name
+        assert bool(changed) == bool(e.overrides or e.variant), e.name
+        if e.variant:
+            assert changed == ["data"] and d["data"].endswith(e.data)
 
 
 def test_postprocessing_is_chosen_on_validation_subjects(full_run, tmp_path):

@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sspd.evaluate.methods import MODEL_NAMES, get_method
+    from sspd.evaluate.peers import canonical_name, is_peer_name
     from sspd.evaluate.protocol import get_protocol
     from sspd.evaluate.runner import evaluate
     from sspd.paths import results_dir
@@ -54,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
     protocol = get_protocol(args.protocol)
     name = args.method.lower()
     kwargs = {}
-    if name in MODEL_NAMES:
+    if is_peer_name(name):
+        name = canonical_name(name)  # the package's spelling: orppg:PhysNet.pure
+        kwargs = {"device": args.device}
+        if args.checkpoint is not None:
+            raise SystemExit(f"--checkpoint applies to {', '.join(MODEL_NAMES)}, not {name!r}")
+    elif name in MODEL_NAMES:
         kwargs = {"device": args.device}
         if name == "sspd":
             kwargs["checkpoint"] = args.checkpoint
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None:
         entries = entries[: args.limit]
     suffix = "" if args.split == "test" else f"-{args.split}"
-    out = args.out or results_dir() / dataset_name / f"{name}-{protocol.name}{suffix}"
+    out = args.out or results_dir() / dataset_name / f"{name.replace(':', '-')}-{protocol.name}{suffix}"
 
     table = evaluate(method, entries, protocol, out, method_name=name, dataset_name=dataset_name,
                      progress=not args.no_progress, n_boot=args.n_boot, seed=args.seed,

@@ -48,6 +48,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from sspd.evaluate.peers import peer_factories
+
 __all__ = ["Factor", "FACTORS", "get_factor", "factor_table", "level_preset", "render_level", "param_changes",
            "unexpected_changes", "resolve_methods",
            "run_sweep", "load_sweeps", "load_sweep_meta", "curve_table", "worst_to_best", "fairness_table",
@@ -64,10 +66,10 @@ MIN_DURATION_S = 11.0
 #: The authors' released UBFC-rPPG weights, read in place when present (never copied into the repository).
 OFFICIAL_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "official_ubfc.pth"
 OFFICIAL_NAME = "sspd-official"
-#: Pretrained peer methods (e.g. open-rppg models) register here as {name: factory(device) -> method}, where a
-#: method is ``callable(frames_bgr uint8 (N, H, W, 3), fs) -> pulse`` (see sspd.evaluate.methods). Empty until
-#: the peers issue lands; ``--methods NAME`` then works without touching the sweep.
-PEER_METHODS: dict[str, Callable[[str], Callable]] = {}
+#: Pretrained peer methods register here as {name: factory(device) -> method}, where a method is
+#: ``callable(frames_bgr uint8 (N, H, W, 3), fs) -> pulse`` (see sspd.evaluate.methods): the open-rppg models
+#: ("orppg:PhysNet.pure", ...; sspd.evaluate.peers, weights loaded on first use). Names match in any case.
+PEER_METHODS: dict[str, Callable[[str], Callable]] = dict(peer_factories())
 #: Amplitude rendered for level 0 of factors whose random draws exist only above zero (fraction of E0).
 ZERO_FLOOR = 1e-9
 
@@ -461,8 +463,10 @@ def resolve_methods(names: Sequence[str], checkpoint: str | Path | None = None,
     from sspd.evaluate.methods import get_method
 
     methods, skipped = {}, {}
+    peers = {k.lower(): k for k in PEER_METHODS}
     for name in names:
         key = str(name).lower()
+        key = peers.get(key, key)  # a peer keeps its registered spelling
         if key in methods or key in skipped:
             continue
         if key == "sspd":
@@ -785,7 +789,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default full: the registry's levels)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
                         help="classic methods (pos chrom green ...), 'sspd' (with --checkpoint), "
-                             f"'{OFFICIAL_NAME}' (the authors' weights, skipped when absent)")
+                             f"'{OFFICIAL_NAME}' (the authors' weights, skipped when absent), "
+                             "open-rppg peers (orppg:PhysNet.pure ...; see python -m sspd evaluate --help)")
     parser.add_argument("--subjects", type=int, default=6, help="subjects 1..N at every level (default 6)")
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION_S,
                         help=f"clip length in s (>= 11; default {DEFAULT_DURATION_S:g})")

@@ -42,11 +42,27 @@ class Experiment:
     question: str
     data: str = "easy-full"
     overrides: tuple[str, ...] = ()
+    variant: tuple[str, str] | None = None   # (factor, level): `data` re-rendered with it
+
+    @property
+    def train_data(self) -> str:
+        """What the run trains on: the preset, or its variant's clip cache (sspd.evaluate.variants)."""
+        if self.variant is None:
+            return self.data
+        from sspd.evaluate.variants import VARIANTS_DIR, variant_name
+
+        return str(VARIANTS_DIR / variant_name(*self.variant) / self.data)
 
 
-# In the order they run; each easy-full experiment compares with "easy-base", each still-full one
-# with "still-base".
+# In the order they run (the still-full questions first: that is where the criteria fail); each
+# easy-full experiment compares with "easy-base", each still-full one with "still-base".
 EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment("still-base", "the study recipe on still-full", data="still-full"),
+    Experiment("still-curriculum", "curriculum: start still-full training from the easy-full teacher",
+               data="still-full", overrides=(f"init_from={EASY_TEACHER}",)),
+    Experiment("still-screen-off", "is the in-band screen light what still-full's network locks on to? "
+               "the same subjects re-rendered with the screen light's fluctuation off", data="still-full",
+               variant=("screen_light", "0")),
     Experiment("easy-base", "the study recipe: effective batch 12, lr 1e-3, T = 160"),
     Experiment("easy-batch2", "does a small batch learn? effective batch 2 (no accumulation)",
                overrides=("accum_steps=1",)),
@@ -56,9 +72,6 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("easy-T300", "the paper's clip length: T = 300 (finer band bins, more beats per clip)",
                overrides=("T=300",)),
     Experiment("easy-lr3e-4", "a lower learning rate: 3e-4", overrides=("lr=0.0003",)),
-    Experiment("still-base", "the study recipe on still-full", data="still-full"),
-    Experiment("still-curriculum", "curriculum: start still-full training from the easy-full teacher",
-               data="still-full", overrides=(f"init_from={EASY_TEACHER}",)),
     Experiment("easy-wreg300", "L_reg weighted as at T = 300 (reg_reference_n = 300)",
                overrides=("loss.reg_reference_n=300",)),
     Experiment("easy-topleft", "the released code's top-left crop instead of a random crop",
@@ -69,7 +82,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 
 def experiment_config(experiment: Experiment) -> TrainConfig:
     """The study recipe at the experiments' budget, with the experiment's change."""
-    config = TrainConfig.from_recipe("study", data=experiment.data, max_steps=EXPERIMENT_STEPS,
+    config = TrainConfig.from_recipe("study", data=experiment.train_data, max_steps=EXPERIMENT_STEPS,
                                      val_every=EXPERIMENT_VAL_EVERY)
     return config.with_overrides(list(experiment.overrides)) if experiment.overrides else config
 
@@ -81,6 +94,10 @@ def run_experiment(experiment: Experiment, runs_dir: Path = RUNS_DIR, results_di
     from sspd.train.report import publish_run
 
     run_dir = Path(runs_dir) / experiment.name
+    if experiment.variant is not None:
+        from sspd.evaluate.variants import variant_dataset
+
+        variant_dataset(experiment.data, *experiment.variant, progress=progress)
     train(experiment_config(experiment), run_dir, resume=True, progress=progress)
     return publish_run(run_dir, Path(results_dir) / experiment.name, weights=False)
 
@@ -112,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     for e in chosen:
         state = _status(e, args.runs_dir, args.results_dir)
         if args.status:
-            change = ", ".join(e.overrides) or "(none)"
+            change = ", ".join([*e.overrides, *([f"data variant {'='.join(e.variant)}"] if e.variant else [])])
+            change = change or "(none)"
             print(f"{e.name:18s} {state:22s} {e.data:11s} {change}")
         elif state != "done":
             print(f"{e.name}: {e.question}", flush=True)

@@ -152,7 +152,9 @@ def experiments_table(runs_dir: str | Path) -> pd.DataFrame:
     log have NaN validation columns; an unfinished run says so in ``status``.
     """
     rows = []
-    for run in sorted(p for p in Path(runs_dir).iterdir() if (p / "config.json").is_file()):
+    runs = sorted(p for p in Path(runs_dir).iterdir() if (p / "config.json").is_file()) \
+        if Path(runs_dir).is_dir() else []
+    for run in runs:
         config = json.loads((run / "config.json").read_text())
         manifest = json.loads((run / "manifest.json").read_text()) if (run / "manifest.json").is_file() else {}
         log = pd.read_csv(run / "train_log.csv") if (run / "train_log.csv").is_file() else pd.DataFrame()
@@ -162,7 +164,9 @@ def experiments_table(runs_dir: str | Path) -> pd.DataFrame:
         done = len(log)
         row = {"run": run.name, "data": config.get("data"), "recipe": config.get("recipe"),
                "changes": config_changes(config), "seed": config.get("seed"),
-               "steps": done, "status": "done" if (run / "model_inference.pt").is_file() else
+               # a published run without weights (an experiment) has its timing.json
+               "steps": done, "status": "done" if any((run / f).is_file() for f in
+                                                      ("model_inference.pt", "timing.json")) else
                f"running/stopped at {done}/{total}",
                "train_min": float(log["seconds"].sum() / 60) if "seconds" in log else np.nan,
                "wall_min": (json.loads((run / "timing.json").read_text())["wall_seconds"] / 60
@@ -176,7 +180,11 @@ def experiments_table(runs_dir: str | Path) -> pd.DataFrame:
                        val_MAE_best=best["MAE"], best_step=int(best["step"]), val_MAE_last=last["MAE"],
                        val_r_last=last["r"])
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=EXPERIMENT_COLUMNS)
+
+
+EXPERIMENT_COLUMNS = ["run", "data", "recipe", "changes", "seed", "steps", "status", "train_min", "wall_min",
+                      "val_MAE_initial", "val_MAE_best", "best_step", "val_MAE_last", "val_r_last"]
 
 
 def main(argv=None) -> int:

@@ -63,6 +63,9 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("still-screen-off", "is the in-band screen light what still-full's network locks on to? "
                "the same subjects re-rendered with the screen light's fluctuation off", data="still-full",
                variant=("screen_light", "0")),
+    Experiment("still-strong-pulse", "is the weak pulse the wall? the same subjects re-rendered with every "
+               "pulse at 1 % peak-to-peak green (still: 0.12-0.45 %, easy: 0.5-1.5 %)", data="still-full",
+               variant=("pulse_amplitude", "1.0")),
     Experiment("easy-base", "the study recipe: effective batch 12, lr 1e-3, T = 160"),
     Experiment("easy-batch2", "does a small batch learn? effective batch 2 (no accumulation)",
                overrides=("accum_steps=1",)),

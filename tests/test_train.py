@@ -391,6 +391,10 @@ def test_init_from_starts_both_networks_from_saved_weights(full_run, cache_dir, 
     assert not _state_equal(initial, seeded)
     with pytest.raises(DataError, match="S3M"):
         train(_smoke(cache_dir, init_from=str(out / "model_inference.pt")), tmp_path / "bad", progress=False)
+    extra = tmp_path / "extra.pt"
+    torch.save({**saved, "head.extra": torch.zeros(1)}, extra)
+    with pytest.raises(DataError, match="head.extra"):
+        train(_smoke(cache_dir, init_from=str(extra)), tmp_path / "bad2", progress=False)
 
 
 def inference_state_dict_from(state: dict) -> dict:

@@ -200,11 +200,14 @@ def _load_initial_state(online: SSPD, path: Path) -> None:
         raise DataError(path, "init_from: no such weights file")
     state = torch.load(path, map_location="cpu", weights_only=True)
     own = online.state_dict()
-    missing = sorted(set(own) - set(state))
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if missing:
         raise DataError(path, f"init_from needs the full network with its S3M; missing {missing[:3]}"
                               f"{' ...' if len(missing) > 3 else ''} (use a model_target_s3m.pt)")
-    online.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items() if k in own})
+    if unexpected:
+        raise DataError(path, f"init_from: entries this network does not have: {unexpected[:3]}"
+                              f"{' ...' if len(unexpected) > 3 else ''} (another architecture?)")
+    online.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
 def _check_same_run(saved: dict, config: TrainConfig, path: Path) -> None:

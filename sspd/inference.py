@@ -34,13 +34,15 @@ from sspd.data.video import iter_video_chunks, read_video, video_info
 from sspd.errors import DataError, NoFaceError
 from sspd.io import atomic_write_json, atomic_write_text, manifest
 from sspd.model import SSPD, bgr_to_rgb_state_dict, load_inference_state
+from sspd.model.fast import BACKENDS, BATCHNORM_RULES, InferenceEngine, set_batchnorm_rule
 from sspd.signal import authors_hr, periodogram_hr, sliding_windows
 
 __all__ = ["SSPDMethod", "predict_video", "load_inference_model", "set_batchnorm_rule", "BATCHNORM_RULES",
-           "BOX_MODES", "DEFAULT_CHUNK", "CHUNK_MARGIN"]
+           "BACKENDS", "DEFAULT_BACKEND", "BOX_MODES", "DEFAULT_CHUNK", "CHUNK_MARGIN"]
 
 DEFAULT_CHUNK = 256   # differences per chunk core (even)
 CHUNK_MARGIN = 32     # extra differences each side (even; > the ~±16-frame receptive field)
+DEFAULT_BACKEND = "fast"  # bf16 + torch.compile (sspd.model.fast); "eager" is the float32 reference
 
 
 def _seeded_untrained(seed: int = 0):
@@ -86,31 +88,6 @@ def load_inference_model(checkpoint: str | Path | None = None, colour: str = "bg
     return model.eval(), f"sspd[{path.name}]"
 
 
-BATCHNORM_RULES = ("batch", "running")
-
-
-def set_batchnorm_rule(model: torch.nn.Module, rule: str) -> torch.nn.Module:
-    """Put ``model`` in eval mode with its BatchNorm layers normalising as ``rule`` says.
-
-    "running": the stored running statistics (ordinary eval mode).
-    "batch":   the statistics of the clip being processed, as the network sees them in
-               training; the stored statistics are neither used nor updated
-               (``track_running_stats`` off), so the rule can be switched back.
-    The study scores every network (trained, initial and the authors' weights) with "batch":
-    a network's running statistics depend on how it was trained (the initial network's are
-    (0, 1), the student's come from masked views), a clip's own statistics do not. The
-    authors' test script runs eval mode, i.e. "running"; their weights are also reported so.
-    """
-    if rule not in BATCHNORM_RULES:
-        raise ValueError(f"batchnorm rule must be one of {BATCHNORM_RULES}, got {rule!r}")
-    model.eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.train(rule == "batch")
-            m.track_running_stats = rule == "running"
-    return model
-
-
 class SSPDMethod:
     """SSPD as an rPPG method: face crops in, pulse out.
 
@@ -125,15 +102,25 @@ class SSPDMethod:
     size:       network input side (128).
     batchnorm:  "batch" (default; each chunk's own statistics, see :func:`set_batchnorm_rule`)
                 or "running" (stored statistics; then chunked equals whole-video output).
+    backend:    how the network runs (:data:`sspd.model.fast.BACKENDS`): "fast" (default; bf16 and
+                torch.compile, BatchNorm folded under "running"), "bf16", "fast-fp32", or "eager"
+                (float32 as written: the reference, and what validation during training uses).
+                The network is copied on the first call, so an in-memory module's weights are
+                read then.
     """
 
     def __init__(self, checkpoint: "str | Path | SSPD | None" = None, device: str = "cpu",
                  colour: str = "bgr", chunk: int | None = DEFAULT_CHUNK, margin: int = CHUNK_MARGIN,
-                 interp: str = "area", size: int = 128, batchnorm: str = "batch"):
+                 interp: str = "area", size: int = 128, batchnorm: str = "batch",
+                 backend: str = DEFAULT_BACKEND):
         if chunk is not None and chunk < 2:
             raise ValueError(f"chunk must be >= 2 differences or None, got {chunk}")
         if margin < 0:
             raise ValueError(f"margin must be >= 0, got {margin}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
+        if batchnorm not in BATCHNORM_RULES:
+            raise ValueError(f"batchnorm rule must be one of {BATCHNORM_RULES}, got {batchnorm!r}")
         if isinstance(checkpoint, torch.nn.Module):
             if colour != "bgr":
                 raise ValueError("colour='rgb' applies to weights loaded from a file")
@@ -143,7 +130,8 @@ class SSPDMethod:
             self.model, self.name = load_inference_model(checkpoint, colour=colour)
             self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.device = torch.device(device)
-        self.batchnorm = batchnorm
+        self.batchnorm, self.backend = batchnorm, backend
+        self.engine: InferenceEngine | None = None   # built on the first call
         self.model.to(self.device)
         # Even sizes keep every chunk start at an even frame offset (stride-2 pooling pairs).
         self.chunk = None if chunk is None else int(chunk) + int(chunk) % 2
@@ -151,18 +139,15 @@ class SSPDMethod:
         self.interp, self.size = interp, size
 
     def __repr__(self) -> str:
-        return f"SSPDMethod({self.name}, chunk={self.chunk}, device={self.device})"
+        return f"SSPDMethod({self.name}, chunk={self.chunk}, device={self.device}, backend={self.backend})"
 
     @torch.no_grad()
     def _forward(self, frames_128: np.ndarray) -> np.ndarray:
         """uint8 (k+1, 128, 128, 3) -> network output (2*floor(k/2),)."""
+        if self.engine is None:
+            self.engine = InferenceEngine(self.model, batchnorm=self.batchnorm, backend=self.backend)
         x = frame_differences(frames_128).unsqueeze(0).to(self.device)  # (1, 3, k, 128, 128)
-        was_training = self.model.training
-        set_batchnorm_rule(self.model, self.batchnorm)
-        try:
-            return self.model(x, with_s3m=False).rppg[0].float().cpu().numpy()
-        finally:
-            set_batchnorm_rule(self.model, "running").train(was_training)
+        return self.engine(x)[0].float().cpu().numpy()
 
     def __call__(self, frames_bgr: np.ndarray, fs: float) -> np.ndarray:
         """Pulse of a face-crop video.

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sspd.inference import BOX_MODES, predict_video
+from sspd.inference import BOX_MODES, DEFAULT_BACKEND, SSPDMethod, predict_video
+from sspd.model.fast import BACKENDS
 from sspd.io import atomic_path
 from sspd.plots import prediction_figure
 
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="face box: first detected frame for the whole video (authors) or tracked")
     parser.add_argument("--window", type=float, default=10.0, help="per-window HR length, s")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND,
+                        help=f"how the network runs (default {DEFAULT_BACKEND}: bf16 + torch.compile; "
+                             f"eager = the float32 reference)")
 
 
 def save_prediction_figure(result: dict, out_dir: Path) -> Path:
@@ -47,8 +51,8 @@ def save_prediction_figure(result: dict, out_dir: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     if args.checkpoint is None:
         print("note: no --checkpoint given; using an UNTRAINED network (its HR is meaningless)")
-    res = predict_video(args.video, checkpoint=args.checkpoint, out_dir=args.out, box=args.box,
-                        window_s=args.window, device=args.device)
+    method = SSPDMethod(args.checkpoint, device=args.device, backend=args.backend)
+    res = predict_video(args.video, out_dir=args.out, box=args.box, window_s=args.window, method=method)
     print(f"{res['video']}: {res['n_frames']} frames at {res['fps']:.2f} fps, model {res['model']}")
     print(f"HR (authors' CWT + peak intervals): {res['hr_bpm']:.1f} bpm")
     print(f"HR (periodogram peak):              {res['hr_fft_bpm']:.1f} bpm")

@@ -18,13 +18,13 @@ def test_chunked_equals_whole_video():
     """With running BatchNorm statistics the network is a fixed function: chunks stitch exactly."""
     torch.set_num_threads(2)
     frames = noisy_pulse_frames(121)
-    whole = SSPDMethod(None, chunk=None, batchnorm="running")(frames, 30.0)
+    whole = SSPDMethod(None, chunk=None, batchnorm="running", backend="eager")(frames, 30.0)
     assert whole.shape == (120,) and whole.dtype == np.float64
-    chunked = SSPDMethod(None, chunk=40, margin=32, batchnorm="running")(frames, 30.0)   # 3 chunks
+    chunked = SSPDMethod(None, chunk=40, margin=32, batchnorm="running", backend="eager")(frames, 30.0)   # 3 chunks
     scale = np.abs(whole).max()
     assert np.allclose(chunked, whole, rtol=0, atol=1e-4 * scale)
     # the margin matters: too small a margin is visibly wrong at the chunk seams
-    short = SSPDMethod(None, chunk=40, margin=4, batchnorm="running")(frames, 30.0)
+    short = SSPDMethod(None, chunk=40, margin=4, batchnorm="running", backend="eager")(frames, 30.0)
     assert np.abs(short - whole).max() > 1e-2 * scale
 
 
@@ -37,8 +37,8 @@ def test_batchnorm_rule_uses_clip_statistics_and_leaves_the_model_as_it_was():
     model = SSPD(s3m=False).eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     frames = noisy_pulse_frames(41)
-    batch = SSPDMethod(model, chunk=None)(frames, 30.0)
-    running = SSPDMethod(model, chunk=None, batchnorm="running")(frames, 30.0)
+    batch = SSPDMethod(model, chunk=None, backend="eager")(frames, 30.0)
+    running = SSPDMethod(model, chunk=None, batchnorm="running", backend="eager")(frames, 30.0)
     assert not np.allclose(batch, running)                      # the rule matters for (0, 1) stats
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert not model.training
@@ -60,7 +60,7 @@ def test_untrained_is_seeded_and_leaves_global_rng_alone():
 
 
 def test_odd_length_output_is_aligned_to_frames():
-    y = SSPDMethod(None, chunk=None)(noisy_pulse_frames(30, seed=1), 30.0)  # 29 differences
+    y = SSPDMethod(None, chunk=None, backend="eager")(noisy_pulse_frames(30, seed=1), 30.0)  # 29 differences
     assert y.shape == (29,) and y[-1] == y[-2]
 
 
@@ -72,8 +72,8 @@ def test_loads_training_checkpoint_target_and_plain_state_dict(tmp_path):
     torch.save({"online": online.state_dict(), "target": target.state_dict(), "epoch": 1}, tmp_path / "ckpt.pt")
     torch.save(inference_state_dict(target), tmp_path / "model_inference.pt")
     frames = noisy_pulse_frames(41)
-    y_ckpt = SSPDMethod(tmp_path / "ckpt.pt", chunk=None, batchnorm="running")(frames, 30.0)
-    y_plain = SSPDMethod(tmp_path / "model_inference.pt", chunk=None, batchnorm="running")(frames, 30.0)
+    y_ckpt = SSPDMethod(tmp_path / "ckpt.pt", chunk=None, batchnorm="running", backend="eager")(frames, 30.0)
+    y_plain = SSPDMethod(tmp_path / "model_inference.pt", chunk=None, batchnorm="running", backend="eager")(frames, 30.0)
     ref = SSPD(s3m=False)
     ref.load_state_dict(inference_state_dict(target))
     with torch.no_grad():
@@ -83,7 +83,7 @@ def test_loads_training_checkpoint_target_and_plain_state_dict(tmp_path):
     np.testing.assert_allclose(y_plain, y_ref, rtol=1e-6, atol=1e-7)
     # rgb input with permuted weights == bgr input
     y_rgb = SSPDMethod(tmp_path / "model_inference.pt", chunk=None, colour="rgb",
-                       batchnorm="running")(frames[..., ::-1].copy(), 30.0)
+                       batchnorm="running", backend="eager")(frames[..., ::-1].copy(), 30.0)
     np.testing.assert_allclose(y_rgb, y_plain, rtol=1e-5, atol=1e-6)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match="junk.pt"):
@@ -97,7 +97,7 @@ def test_reproduces_official_vector():
         pytest.skip(f"reference files not found in {REF}")
     z = np.load(vec)
     # the vector was produced in eval mode, i.e. with the released running statistics
-    y = SSPDMethod(ckpt, chunk=64, batchnorm="running")(z["frames_bgr"], float(z["fs"]))   # chunked
+    y = SSPDMethod(ckpt, chunk=64, batchnorm="running", backend="eager")(z["frames_bgr"], float(z["fs"]))   # chunked
     np.testing.assert_allclose(y, z["rppg"], atol=1e-4)
 
 

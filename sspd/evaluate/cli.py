@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from sspd.data.splits import SPLITS, dataset_entries
+from sspd.model.fast import BACKENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="result folder (default data/results/<dataset>/<method>-<protocol>[-<split>])")
     parser.add_argument("--checkpoint", type=Path, default=None, help="model weights for --method sspd")
     parser.add_argument("--device", default="cpu", help="torch device for model methods (default cpu)")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="fast",
+                        help="how an SSPD network runs (default fast: bf16 + torch.compile; eager = float32 "
+                             "reference); see sspd.model.fast")
     parser.add_argument("--limit", type=int, default=None, help="only the first N recordings")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         if args.checkpoint is not None:
             raise SystemExit(f"--checkpoint applies to {', '.join(MODEL_NAMES)}, not {name!r}")
     elif name in MODEL_NAMES:
-        kwargs = {"device": args.device}
+        kwargs = {"device": args.device, "backend": args.backend}
         if name == "sspd":
             kwargs["checkpoint"] = args.checkpoint
     elif args.checkpoint is not None:
@@ -80,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
                      config={"split": args.split, "limit": args.limit,
                              "split_file": None if args.split_file is None else str(args.split_file),
                              "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
-                             "device": args.device, "dataset_arg": args.dataset})
+                             "device": args.device, "dataset_arg": args.dataset,
+                             "backend": args.backend if name in MODEL_NAMES else None})
     summary = table.attrs["summary"]
     with __import__("pandas").option_context("display.width", 120, "display.precision", 3):
         print(table.to_string(index=False))

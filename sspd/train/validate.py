@@ -58,7 +58,8 @@ def validate(networks: dict[str, torch.nn.Module], clips: list[Recording], step:
     protocol = get_protocol(VAL_PROTOCOL)
     videos, summary = [], []
     for name, model in networks.items():
-        method = SSPDMethod(model, device=str(device))
+        # Eager float32: curves stay comparable across runs, and the weights change between passes.
+        method = SSPDMethod(model, device=str(device), backend="eager")
         windows = []
         for clip in clips:
             video, rows = evaluate_recording(method, clip, protocol)

@@ -72,14 +72,18 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("easy-batch6", "effective batch 6 (3 micro-batches of 2)", overrides=("accum_steps=3",)),
     Experiment("easy-wfreq0.05", "does a weaker frequency prior let low heart rates win? w_freq 0.2 -> 0.05",
                overrides=("loss.w_freq=0.05",)),
-    Experiment("easy-T300", "the paper's clip length: T = 300 (finer band bins, more beats per clip)",
-               overrides=("T=300",)),
     Experiment("easy-lr3e-4", "a lower learning rate: 3e-4", overrides=("lr=0.0003",)),
+    Experiment("easy-batch2-long", "batch 2 at the base run's compute: 120 steps of 2 clips = 20 steps of 12",
+               overrides=("accum_steps=1", "max_steps=120", "val_every=20")),
+    Experiment("still-batch2-long", "the same budget-matched small-batch recipe on still-full",
+               data="still-full", overrides=("accum_steps=1", "max_steps=120", "val_every=20")),
     Experiment("easy-wreg300", "L_reg weighted as at T = 300 (reg_reference_n = 300)",
                overrides=("loss.reg_reference_n=300",)),
     Experiment("easy-topleft", "the released code's top-left crop instead of a random crop",
                overrides=("augment.crop=topleft",)),
     Experiment("easy-lr3e-3", "a higher learning rate: 3e-3", overrides=("lr=0.003",)),
+    Experiment("easy-T300", "the paper's clip length: T = 300 (finer band bins, more beats per clip)",
+               overrides=("T=300",)),
 )
 
 

@@ -159,18 +159,21 @@ def learning_curve(val_log, metric: str = "MAE", ax=None, title: str | None = No
 
 
 def compare_curves(curves: dict, metric: str = "MAE", network: str = "teacher", ax=None,
-                   title: str | None = None):
-    """One validation metric of one network against the step, one line per run.
+                   title: str | None = None, x: str = "step"):
+    """One validation metric of one network against the step (or the clips seen), one line per run.
 
-    ``curves``: {run name: val_log DataFrame (``step``, ``network``, ``metric``)}; the first run
-    is drawn in black as the baseline the others change.
+    ``curves``: {run name: val_log DataFrame (``step``, ``network``, ``metric``; ``clips`` for
+    ``x="clips"``, see ``sspd.train.report.learning_curves``)}; the first run is drawn in black
+    as the baseline the others change.
     """
+    if x not in ("step", "clips"):
+        raise ValueError(f"x must be 'step' or 'clips', got {x!r}")
     ax = _axes(ax, figsize=(5, 3.2))
     for k, (name, log) in enumerate(curves.items()):
         d = log[log["network"] == network].sort_values("step")
-        ax.plot(d["step"], d[metric], "o-", ms=3, lw=2.0 if k == 0 else 1.2,
+        ax.plot(d[x], d[metric], "o-", ms=3, lw=2.0 if k == 0 else 1.2,
                 color="k" if k == 0 else f"C{(k - 1) % 10}", label=name)
-    ax.set_xlabel("optimiser step")
+    ax.set_xlabel({"step": "optimiser step", "clips": "training clips seen"}[x])
     ax.set_ylabel(f"{network}: " + {"MAE": "validation MAE (bpm)", "r": "validation waveform r"}.get(metric, metric))
     ax.legend(fontsize=7)
     if title:

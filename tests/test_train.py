@@ -484,3 +484,27 @@ def test_validation_predictions_side_by_side(tmp_path):
         report.validation_predictions([a, run("c", (60.0, 90.0), truth=(70.0, 90.0))])
     ax = plots.compare_curves({n: report.learning_curves(d) for n, d in (("a", a), ("b", b))})
     assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+
+
+def test_learning_curves_count_clips_seen_so_batch_sizes_compare_at_equal_compute(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sspd import plots
+    from sspd.train import report
+
+    for name, batch, accum in (("small", 2, 1), ("big", 2, 6)):
+        d = tmp_path / name
+        d.mkdir()
+        pd.DataFrame([(s, "teacher", 10.0) for s in (0, 5, 10)], columns=["step", "network", "MAE"]).to_csv(
+            d / "val_log.csv", index=False)
+        (d / "config.json").write_text(json.dumps({"batch_size": batch, "accum_steps": accum}))
+    small, big = report.learning_curves(tmp_path / "small"), report.learning_curves(tmp_path / "big")
+    assert small["clips"].tolist() == [0, 10, 20] and big["clips"].tolist() == [0, 60, 120]
+    ax = plots.compare_curves({"small": small, "big": big}, x="clips")
+    assert ax.get_lines()[1].get_xdata().tolist() == [0, 60, 120]
+    assert ax.get_xlabel() == "training clips seen"
+    with pytest.raises(ValueError, match="clips"):
+        plots.compare_curves({"small": small}, x="epochs")
+    (tmp_path / "bare").mkdir()
+    assert "clips" in report.learning_curves(tmp_path / "bare").columns

@@ -84,11 +84,24 @@ def run_table(run_dir: str | Path, metrics=("MAE", "RMSE", "r"), subdir: str = "
 
 
 def learning_curves(run_dir: str | Path) -> pd.DataFrame:
-    """The validation log of a run (step, network, MAE, r, snr_db, n_windows); empty if none."""
-    path = Path(run_dir) / "val_log.csv"
+    """The validation log of a run (step, network, MAE, r, snr_db, n_windows, clips); empty if none.
+
+    ``clips``: training clips consumed by that step (step x batch_size x accum_steps, from the
+    run's ``config.json``; missing without one), the axis on which runs of different batch
+    sizes spend the same compute.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "val_log.csv"
     if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=["step", "network", "MAE", "r", "snr_db", "n_windows"])
-    return pd.read_csv(path)
+        return pd.DataFrame(columns=["step", "network", "MAE", "r", "snr_db", "n_windows", "clips"])
+    log = pd.read_csv(path)
+    config = run_dir / "config.json"
+    if config.is_file():
+        c = json.loads(config.read_text())
+        log["clips"] = log["step"] * int(c.get("batch_size", 1)) * int(c.get("accum_steps") or 1)
+    else:
+        log["clips"] = np.nan
+    return log
 
 
 def validation_predictions(run_dirs: Iterable[str | Path], network: str = "teacher") -> pd.DataFrame:

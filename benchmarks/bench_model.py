@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from sspd.evaluate.efficiency import count_flops  # noqa: E402  (shared with bench_efficiency)
 from sspd.losses import LossConfig, diagonal_regulariser, sspd_loss  # noqa: E402
 from sspd.model.network import SSPD, count_parameters  # noqa: E402
 from sspd.model.similarity import self_similarity_map, self_similarity_wave  # noqa: E402
@@ -78,12 +78,6 @@ def _time(fn, repeats: int) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------
-
-
-def count_flops(model: torch.nn.Module, x: torch.Tensor, **kw) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x, **kw)
-    return counter.get_total_flops()
 
 
 def main(argv=None) -> dict:

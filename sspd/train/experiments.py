@@ -1,7 +1,7 @@
 """What makes label-free training learn: one change at a time, judged on validation subjects.
 
 Each :class:`Experiment` is the ``study`` recipe shortened to :data:`EXPERIMENT_STEPS` optimiser
-steps (the first study runs did most of their learning in the first 10-20 steps), validated every
+steps by default (the first study runs did most of their learning in the first 10-20 steps), validated every
 :data:`EXPERIMENT_VAL_EVERY` steps, with one change. Experiments read only the training subjects:
 the network trains on the fit subjects and is scored on the validation fold carved from them; the
 test subjects stay unread, for the runs that use the chosen recipe.
@@ -114,7 +114,7 @@ def _status(experiment: Experiment, runs_dir: Path, results_dir: Path) -> str:
         return "done"
     log = Path(runs_dir) / experiment.name / "train_log.csv"
     if log.is_file() and log.stat().st_size:
-        return f"started ({len(log.read_text().splitlines()) - 1}/{EXPERIMENT_STEPS} steps)"
+        return f"started ({len(log.read_text().splitlines()) - 1}/{experiment_config(experiment).max_steps} steps)"
     return "pending"
 
 

@@ -103,7 +103,7 @@ class SSPDMethod:
     batchnorm:  "batch" (default; each chunk's own statistics, see :func:`set_batchnorm_rule`)
                 or "running" (stored statistics; then chunked equals whole-video output).
     backend:    how the network runs (:data:`sspd.model.fast.BACKENDS`): "fast" (default; bf16 and
-                torch.compile, BatchNorm folded under "running"), "bf16", "fast-fp32", or "eager"
+                torch.compile), "bf16" (no compile; BatchNorm folded under "running"), "fast-fp32", or "eager"
                 (float32 as written: the reference, and what validation during training uses).
                 The network is copied on the first call, so an in-memory module's weights are
                 read then.

@@ -7,15 +7,16 @@ four backends (:data:`BACKENDS`), chosen by name:
 backend       precision  torch.compile (Inductor)  what it is for
 ============  =========  =======================  =================================================
 ``eager``     float32    no                       the reference; what validation during training uses
-``bf16``      bfloat16   no                       no compile latency; about 1.5x eager on an AVX512-BF16 CPU
+``bf16``      bfloat16   no                       no compile latency; BatchNorm folded under "running"
 ``fast``      bfloat16   yes                      the default of ``predict`` and the evaluation runner
 ``fast-fp32`` float32    yes                      equals ``eager`` within 1e-4 relative (tested): the check
-                                                  that folding and compiling keep the function
+                                                  that compiling keeps the function
 ============  =========  =======================  =================================================
 
 BatchNorm. Under the "running" rule (stored statistics) every BatchNorm that follows a convolution
-is an affine map per channel, folded into that convolution's weights and bias
-(``torch.nn.utils.fusion.fuse_conv_bn_eval``). The input BatchNorm is kept: it comes *before* a
+is an affine map per channel, which the ``bf16`` backend folds into that convolution's weights and
+bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``). The compiled backends leave the BatchNorm layers
+to Inductor, which fuses them itself: folding before compiling measured slower here. The input BatchNorm is kept: it comes *before* a
 convolution whose temporal zero padding would see the shifted input, so folding it there is not
 exact at the first and last frame. Under the "batch" rule (each clip's own statistics, the study's
 rule, :func:`set_batchnorm_rule`) the statistics are unknown until the clip arrives, so nothing can
@@ -129,7 +130,7 @@ class InferenceEngine:
     """An SSPD network prepared for inference: frame differences in, waveform out.
 
     model:     an ``SSPD`` (its S3M is never run); copied, so later changes to it are not seen.
-    batchnorm: "batch" or "running" (see :func:`set_batchnorm_rule`); "running" folds BatchNorm.
+    batchnorm: "batch" or "running" (see :func:`set_batchnorm_rule`); "running" lets the bf16 backend fold BatchNorm.
     backend:   one of :data:`BACKENDS`.
 
     ``engine(x)``: x float32 (B, 3, T, 128, 128) frame differences -> float32 (B, 2*floor(T/2)).
@@ -144,13 +145,13 @@ class InferenceEngine:
             raise ValueError(f"batchnorm rule must be one of {BATCHNORM_RULES}, got {batchnorm!r}")
         precision, compiled = BACKENDS[backend]
         self.backend, self.batchnorm = backend, batchnorm
-        if backend == "eager":
-            net = copy.deepcopy(model)                  # the reference: the network as it is
-            self.folded = 0
-        elif batchnorm == "running":
+        if batchnorm == "running" and backend == "bf16":
             net = fold_batchnorm(model)
             self.folded = net.n_folded_batchnorms
         else:
+            # eager: the reference, as it is. Compiled: Inductor fuses eval-mode BatchNorm itself, and
+            # folding first was measured slower (benchmarks/bench_inference.py: 1.2-1.3x eager with
+            # folding against 2.1x without, 1-2 threads); "batch" statistics cannot be folded at all.
             net = copy.deepcopy(model)
             self.folded = 0
         set_batchnorm_rule(net, batchnorm)

@@ -677,7 +677,7 @@ def run_efficiency(out_dir: str | Path | None = None, quick: bool = False, **kw)
 
 # ----------------------------------------------------------------------------------------- context
 
-#: Costs from outside this run (project reference notes, ``evaluation-and-ecosystem.md`` section 6):
+#: Costs from outside this run, each row naming where it comes from (``source``):
 #: measured there from each repository's model definition with FlopCounterMode (2 FLOPs per
 #: multiply-add, conv/linear/matmul only), 2 CPU threads on another machine; plus the PhysBench
 #: README table. Context only: never mixed with this run's numbers.

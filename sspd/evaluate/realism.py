@@ -10,7 +10,7 @@ Four pieces:
 
 - :data:`PUBLISHED`: published **real-data** results (MAE in bpm, ...) of the peer architectures and the
   classic methods on the real datasets the presets mimic (:data:`MIMICS`), each row with its citation. Only
-  numbers that ``shared/reference/evaluation-and-ecosystem.md`` lists as verified; the open-rppg package
+  numbers checked against their cited source (each row's ``source``); the open-rppg package
   (0.1.1) ships no results table, so none come from it.
 - :func:`run_peers`: methods x one preset's split under the ``windowed`` protocol with the ordinary runner,
   into ``data/results/peers/<preset>/``; resumable (a finished method/preset is not run again).
@@ -69,7 +69,7 @@ def _pr(text):
 #: Published real-data results. MAE, RMSE (bpm), MAPE (%), r (Pearson, video level); None = not reported.
 #: ``arch`` uses this project's spelling of the peer's architecture (``TSCAN``, ``EfficientPhys``), ``train``
 #: the training set (``none`` for training-free methods). Verified rows of
-#: shared/reference/evaluation-and-ecosystem.md section 7 only (7.4 "not verified" rows are left out).
+#: Only rows whose cited source was checked; unverified figures are left out.
 PUBLISHED: list[dict] = [
     # ---- UBFC-rPPG (mimicked by `still`)
     {**_toolbox("POS", "none", "UBFC-rPPG", 4.00, 3.86, RMSE=7.58, r=0.922), "source": _pr("PR #232")},

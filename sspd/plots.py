@@ -14,7 +14,7 @@ from sspd import signal as sig
 from sspd.evaluate import metrics
 
 __all__ = ["bland_altman", "scatter_pred_true", "waveform_overlay", "spectrum", "per_subject_errors",
-           "learning_curve", "predicted_hr_by_step", "prediction_figure", "sweep_curves"]
+           "learning_curve", "predicted_hr_by_step", "prediction_figure", "sweep_curves", "synthetic_vs_real"]
 
 
 def _axes(ax, figsize=(5, 4)):
@@ -265,3 +265,45 @@ def sweep_curves(curves, labels: dict | None = None, methods=None, ncols: int = 
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     plt.close(fig)  # returned to be shown or saved, not left open in pyplot's figure list
     return fig
+
+
+def synthetic_vs_real(table, ax=None, title: str | None = None):
+    """MAE on a synthetic preset (y, with its 95 % CI) against the published MAE of the same method on the real
+    dataset the preset mimics (x), one point per (preset, method); log axes, the diagonal y = x dashed.
+
+    ``table``: :func:`sspd.evaluate.realism.side_by_side` rows (``synthetic_MAE``, ``synthetic_MAE_lo``,
+    ``synthetic_MAE_hi``, ``published real MAE (bpm)``, ``preset``, ``method``). Rows without a published
+    number are left out. Points above the diagonal: the method does worse on the synthetic data than on the real.
+    """
+    df = table.dropna(subset=["published real MAE (bpm)", "synthetic_MAE"])
+    ax = _axes(ax, (6, 5))
+    markers = {"still": "o", "motion": "s", "hard": "^", "easy": "D"}
+    for _, row in df.iterrows():
+        x, y = float(row["published real MAE (bpm)"]), max(float(row["synthetic_MAE"]), 0.01)
+        lo, hi = float(row["synthetic_MAE_lo"]), float(row["synthetic_MAE_hi"])
+        classic = not str(row["method"]).startswith(("orppg:", "sspd"))
+        ax.errorbar(x, y, yerr=[[max(y - lo, 0)], [max(hi - y, 0)]], fmt=markers.get(row["preset"], "o"),
+                    color="tab:blue" if classic else "tab:red", ms=6, capsize=2, alpha=0.8)
+        ax.annotate(f"{str(row['method']).replace('orppg:', '')} ({row['preset']})", (x, y), fontsize=6,
+                    xytext=(4, 2), textcoords="offset points")
+    if len(df):
+        lim = [0.5 * max(0.05, min(df["published real MAE (bpm)"].min(), df["synthetic_MAE"].clip(lower=0.05).min())),
+               2 * max(df["published real MAE (bpm)"].max(), df["synthetic_MAE_hi"].max())]
+        ax.plot(lim, lim, "k--", lw=1, label="synthetic = real")
+        ax.set_xlim(lim)
+        ax.set_ylim(lim)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("published MAE on the real dataset (bpm)")
+    ax.set_ylabel("MAE on the synthetic preset (bpm, 95 % CI)")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="tab:blue", marker="o", ls="", label="classic (no training)"),
+               Line2D([], [], color="tab:red", marker="o", ls="", label="trained on real video"),
+               Line2D([], [], color="k", ls="--", label="synthetic = real")]
+    handles += [Line2D([], [], color="gray", marker=m, ls="", label=p) for p, m in markers.items()
+                if p in set(df.get("preset", []))]
+    ax.legend(handles=handles, fontsize=7, loc="upper left")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

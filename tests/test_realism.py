@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from sspd.data.toy import skin_patch_clip
+from sspd.errors import DataError
 from sspd.evaluate import realism
 
 PRESET_NAMES = {"easy", "still", "motion", "hard", "synthetic"}
@@ -146,3 +147,28 @@ def test_ablation_table_from_fake_runs(tmp_path):
     assert got.loc["unmodified", "delta"] == 0.0
     assert list(long.attrs["wide"].columns) == ["unmodified", "blinks off"]
     assert (tmp_path / "ablations" / "table_wide.csv").is_file()
+
+
+def test_crop_probe_boxes_and_cropped_method(tmp_path):
+    face = (0.3, 0.8, 0.2, 0.8)
+    assert realism.scaled_box(face, 1.0) == pytest.approx(face)
+    assert realism.scaled_box(face, 1.5) == pytest.approx((0.175, 0.925, 0.05, 0.95))
+    assert realism.scaled_box(face, 3.0) == (0.0, 1.0, 0.0, 1.0)  # clipped to the frame
+    with pytest.raises(ValueError, match="positive"):
+        realism.scaled_box(face, 0)
+    seen = []
+
+    def method(frames, fs):
+        seen.append(frames.copy())
+        return frames.mean(axis=(1, 2, 3))
+
+    frames = np.arange(4 * 10 * 20 * 3, dtype=np.uint8).reshape(4, 10, 20, 3)
+    pulse = realism.CroppedMethod(method, (0.2, 0.6, 0.5, 1.0))(frames, 30.0)
+    assert seen[0].shape == (4, 4, 10, 3) and np.array_equal(seen[0], frames[:, 2:6, 10:20])
+    assert pulse.shape == (4,)
+    with pytest.raises(ValueError, match="top < bottom"):
+        realism.CroppedMethod(method, (0.6, 0.2, 0.0, 1.0))
+
+    entry = SimpleNamespace(meta={"source": str(tmp_path)}, frames=frames)  # no synthetic ground truth there
+    with pytest.raises(DataError, match="face_boxes_tight"):
+        realism.face_fraction([entry])

@@ -37,11 +37,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from sspd.errors import DataError
 from sspd.io import atomic_path, atomic_write_json, atomic_write_text, manifest
 
 __all__ = ["MIMICS", "PUBLISHED", "PROTOCOL", "CLASSIC_DEFAULT", "ABLATION_FACTORS", "PROBE_FACTORS",
            "MISSING_NUISANCES", "published_table", "method_arch", "run_dir", "run_peers", "collect_table",
-           "side_by_side", "run_ablations", "ablation_table", "default_methods", "main"]
+           "side_by_side", "run_ablations", "ablation_table", "default_methods", "CROP_PROBES", "face_fraction",
+           "scaled_box", "CroppedMethod", "run_crop_probe", "ablation_verdicts", "coverage", "main"]
 
 PROTOCOL = "windowed"
 #: Which real dataset each synthetic preset stands in for (``easy`` mimics none).
@@ -122,15 +124,15 @@ ABLATION_FACTORS = (
     ("screen light off", "screen_light", 0),
     ("illumination drift off", "illumination_drift", 0),
     ("flicker off", "flicker", 0),
+    ("breathing / BCG motion off", "breathing_motion", 0),
+    ("auto-exposure off", "auto_exposure", "off"),
+    ("sensor noise off", "sensor_noise", 0),
 )
 #: Not a nuisance: a probe of signal strength (every subject's pulse at 1 % peak-to-peak in green, against
 #: 0.12-0.45 % in ``still``), to tell "the network cannot see a weak pulse" from "the face looks unreal".
 PROBE_FACTORS = (("pulse 1 % p-p (probe)", "pulse_amplitude", 1.0),)
 #: Nuisances asked about that no sweep factor can switch off for a whole preset, and why.
 MISSING_NUISANCES = {
-    "breathing / BCG motion": "no sweep factor (knobs breathing_px, breathing_pitch_deg, bcg_px are not in FACTORS)",
-    "auto-exposure": "no sweep factor (knob auto_exposure is not in FACTORS)",
-    "sensor noise": "no sweep factor (knobs n_sat, sigma_read, prnu are not in FACTORS)",
     "codec": ("mjpeg_quality / h264_crf render full camera frames, which variant_dataset refuses; "
               "and `still` is uncompressed (codec 'none') already"),
 }
@@ -471,6 +473,171 @@ def ablation_table(out_root: str | Path | None = None, base: str = "still",
     return long
 
 
+def ablation_verdicts(out_root: str | Path | None = None, base: str = "still",
+                      factors=ABLATION_FACTORS + PROBE_FACTORS, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per method and switched-off nuisance: the change in video MAE (bpm) with a **paired** 95 % bootstrap CI.
+
+    The same subjects are rendered with and without the nuisance, so the change is taken subject by subject
+    (|error| off - |error| unmodified) and the subjects are resampled together. ``verdict``: "better with it
+    off" when the whole CI of the change is below 0 (the nuisance was hurting), "worse with it off" when above,
+    else "not resolved" (the CI includes 0). One row per (method, condition) with both runs on the same subjects.
+    """
+    from sspd.evaluate.metrics import bootstrap_ci, me
+    from sspd.evaluate.variants import variant_name
+    from sspd.paths import results_dir
+
+    out_root = Path(out_root) if out_root is not None else results_dir() / "peers"
+
+    def per_subject(folder: Path) -> pd.Series:
+        path = folder / "per_video.csv"
+        if not path.is_file():
+            return pd.Series(dtype=float)
+        pv = pd.read_csv(path, dtype={"subject": str})
+        return pv[pv["status"] == "ok"].set_index("subject")["abs_error"]
+
+    rows = []
+    for unmodified in sorted((out_root / base).glob(f"*-{PROTOCOL}")):
+        ref = per_subject(unmodified)
+        for label, factor, level in factors:
+            off = per_subject(out_root / "ablations" / variant_name(factor, level) / unmodified.name)
+            common = ref.index.intersection(off.index)
+            if not len(common):
+                continue
+            a, b = off[common].to_numpy(float), ref[common].to_numpy(float)
+            lo, hi = bootstrap_ci(me, a, b, n_boot=n_boot, seed=seed)
+            verdict = "better with it off" if hi < 0 else "worse with it off" if lo > 0 else "not resolved"
+            method = json.loads((unmodified / "summary.json").read_text())["method"]
+            rows.append({"method": method, "condition": label, "n": len(common), "MAE unmodified": b.mean(),
+                         "MAE off": a.mean(), "change": a.mean() - b.mean(), "change_lo": lo, "change_hi": hi,
+                         "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def coverage(out_root: str | Path | None = None, presets: Sequence[str] = ("easy", "still", "motion", "hard"),
+             methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Which methods have a finished run on which preset: a methods x presets frame of MAE (NaN: not run).
+    ``methods`` (default :func:`default_methods`) fixes the rows, so methods never run show as gaps."""
+    from sspd.paths import results_dir
+
+    out_root = Path(out_root) if out_root is not None else results_dir() / "peers"
+    tables = {p: collect_table(out_root, p) for p in presets if (Path(out_root) / p).is_dir()}
+    wide = pd.DataFrame({p: t.set_index("method")["MAE"] for p, t in tables.items() if len(t)})
+    rows = list(methods) if methods is not None else default_methods()
+    rows += [m for m in wide.index if m not in rows]
+    return wide.reindex(index=rows, columns=[p for p in presets])
+
+
+# ----------------------------------------------------------------------------- crop probe
+
+#: Crops the probe compares: (label, scale), scale a multiple of the face's tight box about its centre, or None
+#: for the cache's own crop (the SSPD authors' enlarged first-frame box, about 1.8-1.9x the face's height).
+#: rPPG-Toolbox, whose preprocessing produced the training crops of the PURE-trained weights, crops 1.5x the
+#: detector's box (Liu et al., rPPG-Toolbox, NeurIPS 2023 D&B, config ``LARGE_BOX_COEF: 1.5``).
+CROP_PROBES = (("authors' box (cache)", None), ("1.5x face box", 1.5), ("1.2x face box", 1.2))
+
+
+def face_fraction(entries) -> np.ndarray:
+    """The median tight face box of frame 0, as fractions (top, bottom, left, right) of the crop, over synthetic
+    recordings (read from each recording's ``ground_truth.npz``, ``face_boxes_tight``)."""
+    boxes = []
+    for entry in entries:
+        source = Path(entry.meta.get("source") or "")
+        gt_path = source / "ground_truth.npz"
+        if not gt_path.is_file():
+            raise DataError(gt_path, "the crop probe needs the synthetic recording's ground truth (face_boxes_tight)")
+        with np.load(gt_path) as gt:
+            top, bottom, left, right = np.asarray(gt["face_boxes_tight"][0], dtype=np.float64)
+        height, width = entry.frames.shape[1:3]
+        boxes.append((top / height, bottom / height, left / width, right / width))
+    if not boxes:
+        raise ValueError("no recordings given")
+    return np.median(np.asarray(boxes), axis=0)
+
+
+def scaled_box(face: Sequence[float], scale: float) -> tuple[float, float, float, float]:
+    """``face`` (top, bottom, left, right fractions) grown ``scale`` times about its centre, clipped to [0, 1]."""
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    top, bottom, left, right = map(float, face)
+    cy, cx = (top + bottom) / 2, (left + right) / 2
+    hh, hw = scale * (bottom - top) / 2, scale * (right - left) / 2
+    return max(0.0, cy - hh), min(1.0, cy + hh), max(0.0, cx - hw), min(1.0, cx + hw)
+
+
+class CroppedMethod:
+    """``method`` fed a sub-crop of every frame: ``box`` = (top, bottom, left, right) fractions of the frame."""
+
+    def __init__(self, method, box: Sequence[float]):
+        top, bottom, left, right = map(float, box)
+        if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
+            raise ValueError(f"box must be fractions with top < bottom and left < right, got {tuple(box)}")
+        self.method, self.box = method, (top, bottom, left, right)
+
+    def __call__(self, frames: np.ndarray, fs: float) -> np.ndarray:
+        height, width = frames.shape[1:3]
+        top, bottom, left, right = self.box
+        rows = slice(int(round(top * height)), max(int(round(bottom * height)), int(round(top * height)) + 1))
+        cols = slice(int(round(left * width)), max(int(round(right * width)), int(round(left * width)) + 1))
+        return self.method(np.ascontiguousarray(frames[:, rows, cols]), fs)
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in label).strip("_")
+
+
+def run_crop_probe(base: str = "still", methods: Sequence[str] = ("orppg:PhysNet.pure",), probes=CROP_PROBES,
+                   out_root: str | Path | None = None, split: str = "test", n_boot: int = 1000, seed: int = 0,
+                   progress: bool = True) -> pd.DataFrame:
+    """Score ``methods`` on ``base`` with the face cropped as in ``probes`` (see :data:`CROP_PROBES`).
+
+    Is the real-trained networks' failure on synthetic faces a matter of the crop? The cache's crop (the SSPD
+    authors' loose box) is the ordinary ``<out_root>/<base>/`` run (run here if missing); every other probe
+    crops each frame to the median tight face box of the split (:func:`face_fraction`) grown ``scale`` times,
+    and writes ``<out_root>/crop/<label>/``. Resumable like :func:`run_peers`. Returns one row per method and
+    crop (MAE with CI, r, the box) and writes ``<out_root>/crop/table.csv``.
+    """
+    from sspd.data.splits import dataset_entries
+    from sspd.evaluate.runner import evaluate
+    from sspd.evaluate.sweep import OFFICIAL_WEIGHTS, resolve_methods
+    from sspd.paths import results_dir
+
+    out_root = Path(out_root) if out_root is not None else results_dir() / "peers"
+    entries, _ = dataset_entries(base, split, progress=progress)
+    face = face_fraction(entries)
+    crop_root = out_root / "crop"
+    rows = []
+    for label, scale in probes:
+        if scale is None:
+            run_peers(base, methods, out_root, split=split, entries=entries, n_boot=n_boot, seed=seed,
+                      progress=progress)
+            folder, box = out_root / base, (0.0, 1.0, 0.0, 1.0)
+        else:
+            folder, box = crop_root / _slug(label), scaled_box(face, scale)
+            for name in methods:
+                target = run_dir(crop_root, folder.name, name)
+                if _is_done(target, split, len(entries)):
+                    continue
+                resolved, why = resolve_methods([name], official=OFFICIAL_WEIGHTS)
+                if why:
+                    raise ValueError(f"{name}: {why[name]}")
+                evaluate(CroppedMethod(next(iter(resolved.values())), box), entries, PROTOCOL, target,
+                         method_name=name, dataset_name=f"{base} ({label})", progress=progress, n_boot=n_boot,
+                         seed=seed, config={"split": split, "protocol": PROTOCOL, "study": "realism crop probe",
+                                            "data": "synthetic", "crop_box": list(box), "face_box": list(face)})
+        table = collect_table(folder.parent, folder.name)
+        for method in methods:
+            hit = table[table["method"] == method]
+            if len(hit):
+                rows.append({"crop": label, "scale": scale, "box (t, b, l, r)": tuple(round(v, 3) for v in box),
+                             **hit.iloc[0][["method", "n", "MAE", "MAE_lo", "MAE_hi", "r", "SNR"]].to_dict()})
+    out = pd.DataFrame(rows)
+    if len(out):
+        crop_root.mkdir(parents=True, exist_ok=True)
+        with atomic_path(crop_root / "table.csv") as tmp:
+            out.to_csv(tmp, index=False)
+    return out
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -488,8 +655,16 @@ def main(argv=None) -> int:
     parser.add_argument("--ablation-methods", nargs="+",
                         default=["pos", "chrom", "green", "orppg:PhysNet.pure", OFFICIAL])
     parser.add_argument("--only-ablations", action="store_true", help="skip the preset runs")
+    parser.add_argument("--crop-probe", nargs="*", metavar="METHOD", default=None,
+                        help="only the crop probe (CROP_PROBES) on --ablation-base with these methods "
+                             "(default orppg:PhysNet.pure)")
     args = parser.parse_args(argv)
     methods = default_methods() if args.methods == ["all"] else args.methods
+    if args.crop_probe is not None:
+        table = run_crop_probe(args.ablation_base, args.crop_probe or ["orppg:PhysNet.pure"], out_root=args.out,
+                               split=args.split, n_boot=args.n_boot)
+        print(table.round(3).to_string(index=False))
+        return 0
     if not args.only_ablations:
         for preset in args.presets:
             run_peers(preset, methods, args.out, split=args.split, n_boot=args.n_boot)

@@ -243,6 +243,28 @@ def _skin_knobs(base, level):
     return {"ita_weights": tuple(1.0 if n == level else 0.0 for n in names)}
 
 
+def _scaled(knob_scales: dict):
+    """Levels that scale knobs drawn from ranges: knob range (lo, hi) -> (lo * k**e, hi * k**e) per knob with
+    exponent e. ``generator._u`` draws lo + (hi - lo) u, so every subject keeps its own draw u and the value
+    scales exactly; level 0 is rendered as :data:`ZERO_FLOOR` so that the draw is still consumed."""
+    def to_knobs(base, level):
+        k = max(float(level), ZERO_FLOOR)
+        return {knob: tuple(v * k ** e for v in getattr(base, knob)) for knob, e in knob_scales.items()}
+    return to_knobs
+
+
+def _scale_realised(knob: str, exponent: float = 1.0):
+    """The scale a rendered video's ``knob`` range has relative to its base preset's range (the level)."""
+    def realised(params):
+        from sspd.data.synthetic import get_preset
+
+        config = params["preset_config"]
+        base = getattr(get_preset(config["name"]), knob)
+        k = (config[knob][1] / base[1]) ** (1.0 / exponent)
+        return 0.0 if k <= 2 * ZERO_FLOOR else k
+    return realised
+
+
 def _build_factors() -> dict[str, Factor]:
     geometry = ("head_centre0", "first_box_camera")  # frame 0's pose places the head
     # the clip's last timestamp sizes the physiology, motion and lighting time grids (see the module docstring)
@@ -295,6 +317,28 @@ def _build_factors() -> dict[str, Factor]:
                lambda b, v: {"flicker": (v / 100.0,) * 2}, _light("flicker_amp", 100.0), _number(0.0, 80.0),
                description="white flicker at twice the mains frequency, sampled at the frame times (aliased)",
                may_change=("lighting.flicker_amp",)),
+        Factor("breathing_motion", ("breathing_px", "breathing_pitch_deg", "bcg_px"),
+               "breathing + BCG motion (x base)", (0.0, 1.0, 2.0, 4.0), (0.0, 1.0, 4.0),
+               _scaled({"breathing_px": 1, "breathing_pitch_deg": 1, "bcg_px": 1}), _scale_realised("bcg_px"),
+               _number(0.0, 20.0), description="scales the head's breathing bob and nod and its ballistocardiographic "
+               "(BCG) recoil at the heart rate (still: 0.2-1 px and 0.2-0.5 deg per breath, BCG 0.02-0.1 px at 151 px)",
+               streams=f"none (each subject keeps its draws; level 0 is rendered as {ZERO_FLOOR:g} x); frame 0's "
+                       "pose moves the head's placement",
+               may_change=geometry + ("subject_params.breathing_px", "subject_params.breathing_pitch_deg",
+                                      "subject_params.bcg_px")),
+        Factor("auto_exposure", ("auto_exposure",), "auto-exposure", ("off", "on"), ("off", "on"),
+               lambda b, v: {"auto_exposure": v == "on"},
+               lambda p: "on" if p["preset_config"]["auto_exposure"] else "off", _choice(("off", "on")),
+               description="the camera's auto-exposure loop (a first-order gain control, time constant 0.3-2 s) "
+                           "on or off; off holds frame 0's exposure",
+               streams="none (the time constant is drawn either way)"),
+        Factor("sensor_noise", ("n_sat", "sigma_read", "prnu"), "sensor noise (x base std)", (0.0, 1.0, 2.0, 4.0),
+               (0.0, 1.0, 4.0), _scaled({"n_sat": -2, "sigma_read": -1, "prnu": 1}), _scale_realised("prnu"),
+               _number(0.0, 20.0), description="scales the standard deviation of the shot, read and fixed-pattern "
+               "(PRNU) noise alike: full well n_sat / k^2, read noise sigma_read / k electrons (so sigma_read / n_sat "
+               "scales by k), PRNU x k",
+               streams=f"none (each subject keeps its draws; level 0 is rendered as {ZERO_FLOOR:g} x)",
+               may_change=("subject_params.n_sat", "subject_params.sigma_read", "subject_params.prnu")),
         Factor("mjpeg_quality", ("codec", "mjpeg_quality", "crf"), "MJPEG quality (raw = none)",
                ("raw", 90, 70, 50, 30), ("raw", 70, 30), _codec_knobs("mjpeg", "mjpeg_quality"),
                _codec_realised("mjpeg_quality"), _raw_or(_number(1, 100, integer=True)), output="full",

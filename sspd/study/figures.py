@@ -102,16 +102,16 @@ def ablation_ranking(table: pd.DataFrame, per_run: pd.DataFrame | None = None, m
 
 def annotated_heatmap(values: pd.DataFrame, text: pd.DataFrame | None = None, ax=None,
                       outline=None, cmap: str = "viridis_r", label: str = "", title: str | None = None,
-                      annotate: bool = True):
+                      annotate: bool = True, vmin: float | None = None, vmax: float | None = None):
     """A heat map of ``values`` (rows x columns; NaN cells read "not run") with ``text`` (or the
     value) in each cell when ``annotate``; ``outline``: a boolean frame of the same shape whose
-    True cells get a frame."""
+    True cells get a frame; ``vmin``/``vmax``: the colour scale's limits (default: the data's)."""
     from matplotlib.patches import Rectangle
 
     rows, cols = values.shape
     ax = _axes(ax, (min(14.0, max(5.0, (1.3 if annotate else 0.35) * cols + 3)), 0.45 * rows + 1.6))
     data = values.to_numpy(float)
-    image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, aspect="auto")
+    image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
     ax.figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.04)
     for (i, j), v in np.ndenumerate(data):
         cell = text.iat[i, j] if text is not None else (f"{v:.2f}" if np.isfinite(v) else "")

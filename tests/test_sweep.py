@@ -242,3 +242,23 @@ def test_variant_dataset_changes_one_knob_and_keeps_the_people(tmp_path):
     assert meta["params"]["lighting"]["screen_amp"] < 1e-8 < base["lighting"]["screen_amp"]
     with pytest.raises(ValueError, match="full camera frames"):
         variant_dataset("still", "face_size", "70", root=tmp_path)
+
+
+def test_merge_adds_methods_to_a_committed_sweep_and_checks_the_design(tmp_path):
+    first = sweep.run_sweep("pulse_amplitude", ["1", "0.06"], methods=["pos"], subjects=1, duration_s=11.0,
+                            out=tmp_path, progress=False)
+    merged = sweep.run_sweep("pulse_amplitude", ["1", "0.06"], methods=["green"], subjects=1, duration_s=11.0,
+                             out=tmp_path, progress=False, merge=True)
+    on_disk = sweep.load_sweeps(tmp_path)
+    assert set(on_disk.method) == {"pos", "green"} and len(on_disk) == len(merged) == 2 * len(first)
+    pos_before = first[first.method == "pos"].reset_index(drop=True)
+    pos_after = on_disk[on_disk.method == "pos"].reset_index(drop=True)
+    assert np.allclose(pos_before.abs_error.to_numpy(float), pos_after.abs_error.to_numpy(float), equal_nan=True)
+    meta = sweep.load_sweep_meta(tmp_path)["pulse_amplitude"]
+    assert meta["config"]["methods"] == ["pos", "green"] and meta["merged"]["methods_added"] == ["green"]
+    with pytest.raises(ValueError, match="other subjects"):
+        sweep.run_sweep("pulse_amplitude", ["1", "0.06"], methods=["chrom"], subjects=2, duration_s=11.0,
+                        out=tmp_path, progress=False, merge=True)
+    with pytest.raises(ValueError, match="no earlier sweep of blink_rate"):
+        sweep.run_sweep("blink_rate", "quick", methods=["chrom"], subjects=1, duration_s=11.0, out=tmp_path,
+                        progress=False, merge=True)

@@ -557,12 +557,16 @@ def run_sweep(factor: "str | Factor", levels: "str | Sequence | None" = None, me
               subjects: "int | Sequence[str]" = 6, duration_s: float = DEFAULT_DURATION_S, seed: int = 0,
               base: str = DEFAULT_BASE, out: str | Path | None = None, checkpoint: str | Path | None = None,
               official: str | Path | None = OFFICIAL_WEIGHTS, device: str = "cpu",
-              progress: bool = True) -> pd.DataFrame:
+              progress: bool = True, merge: bool = False) -> pd.DataFrame:
     """Render ``subjects`` at every level of ``factor``, score ``methods`` under the windowed protocol.
 
     levels:   None / "full" (the registry's levels), "quick" (the small sweep's) or a list (text or values).
     subjects: N (subject ids 1..N) or a list of ids; the same ids at every level.
     out:      folder for ``<factor>.csv`` and ``<factor>.json`` (None: nothing written).
+    merge:    add ``methods`` to the sweep already in ``out`` instead of replacing it: its rows of other methods
+              are kept (their rows come first) and the JSON records the earlier run. The earlier sweep must have
+              the same levels, subjects, clip length, seed and base preset (fingerprint), else ValueError; the
+              videos are rendered again, from the same seeds.
     Returns the tidy rows (:data:`COLUMNS`); ``.attrs`` holds the run's description (``meta``), as written to
     the JSON file. A failure to render or score one video is recorded in its rows and the sweep goes on.
     """
@@ -587,6 +591,7 @@ def run_sweep(factor: "str | Factor", levels: "str | Sequence | None" = None, me
     method_fns, skipped = resolve_methods(methods, checkpoint, official, device)
     if not method_fns:
         raise ValueError(f"no method to run (skipped: {skipped})")
+    earlier = _earlier_sweep(out, f, level_list, ids, duration_s, seed, base_preset) if merge else None
 
     rows, render_s, eval_s, n_videos, n_evals = [], 0.0, 0.0, 0, 0
     jobs = [(i, lv, sid) for i, lv in enumerate(level_list) for sid in ids]
@@ -616,20 +621,31 @@ def run_sweep(factor: "str | Factor", levels: "str | Sequence | None" = None, me
             n_evals += 1
 
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    if earlier is not None:
+        kept = earlier["rows"][~earlier["rows"]["method"].isin(list(method_fns))]
+        df = pd.concat([kept, df], ignore_index=True).reindex(columns=COLUMNS)
     timings = {"n_videos": n_videos, "n_evaluations": n_evals, "render_s": render_s, "eval_s": eval_s,
                "videos_per_min_render": 60.0 * n_videos / render_s if render_s > 0 else None,
                "videos_per_min_eval": 60.0 * n_evals / eval_s if eval_s > 0 else None}
-    config = {"factor": f.name, "levels": [level_label(v) for v in level_list], "methods": list(method_fns),
+    all_methods = list(dict.fromkeys(([m for m in earlier["meta"]["config"]["methods"]] if earlier else [])
+                                     + list(method_fns)))
+    config = {"factor": f.name, "levels": [level_label(v) for v in level_list], "methods": all_methods,
               "skipped_methods": skipped, "subjects": ids, "duration_s": float(duration_s), "seed": int(seed),
               "base": base_preset.name, "base_fingerprint": base_preset.fingerprint(),
               "base_n_subjects": base_preset.n_subjects, "protocol": protocol.name,
-              "checkpoint": None if checkpoint is None else str(checkpoint)}
+              "checkpoint": str(checkpoint) if checkpoint is not None
+              else (earlier["meta"]["config"].get("checkpoint") if earlier else None)}
     meta = {"config": config, "factor": {"name": f.name, "knobs": list(f.knobs), "unit": f.unit,
                                          "output": f.output, "description": f.description,
                                          "streams": f.streams},
             "protocol": protocol.to_dict(), "timings": timings,
             "note": "All numbers are computed on synthetic data; they are not results on real datasets.",
             "manifest": manifest(config, seed)}
+    if earlier is not None:
+        before = earlier["meta"]
+        meta["merged"] = {"methods_added": list(method_fns), "earlier": {
+            "methods": before["config"]["methods"], "timings": before.get("timings"),
+            "manifest": before.get("manifest"), "merged": before.get("merged")}}
     df.attrs["meta"] = meta
     if out is not None:
         out = Path(out)
@@ -637,6 +653,26 @@ def run_sweep(factor: "str | Factor", levels: "str | Sequence | None" = None, me
             df.to_csv(tmp, index=False)
         atomic_write_json(out / f"{f.name}.json", meta)
     return df
+
+
+def _earlier_sweep(out, factor: Factor, level_list, ids, duration_s, seed, base_preset) -> dict:
+    """The sweep of ``factor`` already in ``out`` ({"rows", "meta"}), checked to be the same design."""
+    import json
+
+    if out is None:
+        raise ValueError("merge needs the folder of the earlier sweep (out)")
+    csv, js = Path(out) / f"{factor.name}.csv", Path(out) / f"{factor.name}.json"
+    if not (csv.is_file() and js.is_file()):
+        raise ValueError(f"merge: no earlier sweep of {factor.name} in {out} ({csv.name} and {js.name})")
+    meta = json.loads(js.read_text())
+    cfg = meta["config"]
+    wanted = {"levels": [level_label(v) for v in level_list], "subjects": list(ids), "duration_s": float(duration_s),
+              "seed": int(seed), "base_fingerprint": base_preset.fingerprint()}
+    differ = [k for k, v in wanted.items() if cfg.get(k) != v]
+    if differ:
+        raise ValueError(f"merge: {js} was run with other {', '.join(differ)} "
+                         f"({', '.join(f'{k}={cfg.get(k)!r}' for k in differ)}); run the same design or a new --out")
+    return {"rows": load_sweeps(out, [factor.name]), "meta": meta}
 
 
 # ----------------------------------------------------------------------------- reading and summarising
@@ -846,6 +882,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"the authors' weights for {OFFICIAL_NAME} (default ../shared/reference)")
     parser.add_argument("--device", default="cpu", help="torch device for model methods (default cpu)")
     parser.add_argument("--out", type=Path, default=None, help="result folder (default data/results/sweeps)")
+    parser.add_argument("--merge", action="store_true",
+                        help="add --methods to the sweep already in --out (same levels, subjects, clip length, "
+                             "seed and base), keeping its other methods' rows")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -872,7 +911,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or results_dir() / "sweeps"
     for name in names:
         df = run_sweep(name, levels, args.methods, args.subjects, args.duration, args.seed, args.base, out,
-                       args.checkpoint, args.official, args.device, progress=not args.no_progress)
+                       args.checkpoint, args.official, args.device, progress=not args.no_progress,
+                       merge=args.merge)
         meta = df.attrs["meta"]
         for method, reason in meta["config"]["skipped_methods"].items():
             print(f"skipped {method}: {reason}")

@@ -466,6 +466,31 @@ def test_criteria_are_computed_from_the_table():
     assert c["waveform r above sspd-initial"]
 
 
+def test_verdict_applies_the_criteria_of_the_runs_data(tmp_path):
+    import json
+
+    from sspd.train import report
+
+    table = pd.DataFrame([
+        {"method": "sspd-best-integrated", "protocol": "windowed", "MAE": 0.8, "MAE_lo": 0.5, "MAE_hi": 1.2,
+         "waveform_r": 0.2},
+        {"method": "sspd-best", "protocol": "windowed", "MAE": 9.0, "MAE_lo": 5.0, "MAE_hi": 12.0, "waveform_r": 0.6},
+        {"method": "sspd-initial", "protocol": "windowed", "MAE": 20.0, "MAE_lo": 1.0, "MAE_hi": 30.0,
+         "waveform_r": 0.3},
+        {"method": "pos", "protocol": "windowed", "MAE": 2.0, "MAE_lo": 1.5, "MAE_hi": 2.5, "waveform_r": 0.9}])
+    for data, integrated, expected in (("easy-full", True, (3, 2, "CIs disjoint from sspd-initial")),
+                                       ("still-full", True, (2, 1, "waveform r above sspd-initial")),
+                                       ("still-full", False, (2, 1, "MAE <= pos + 1.0 bpm")),
+                                       ("motion-full", False, (0, 0, "-"))):
+        run = tmp_path / f"{data}-{integrated}"
+        run.mkdir()
+        (run / "choice.json").write_text(json.dumps({"integrated": integrated}))
+        (run / "config.json").write_text(json.dumps({"data": data}))
+        v = report.verdict(run, table)
+        assert (v["required"], v["passed"], v["failed"]) == expected, (data, integrated, v)
+        assert v["POS MAE"] == 2.0
+
+
 def test_validation_predictions_side_by_side(tmp_path):
     import matplotlib
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sspd.data.synthetic import get_preset
 from sspd.data.toy import skin_patch_clip
 from sspd.errors import DataError
 from sspd.evaluate import realism
@@ -172,3 +173,15 @@ def test_crop_probe_boxes_and_cropped_method(tmp_path):
     entry = SimpleNamespace(meta={"source": str(tmp_path)}, frames=frames)  # no synthetic ground truth there
     with pytest.raises(DataError, match="face_boxes_tight"):
         realism.face_fraction([entry])
+
+
+def test_literature_checks_measure_the_generator():
+    durations = realism.blink_durations_ms(n_blinks=20)
+    assert len(durations) >= 15
+    assert 95 <= np.percentile(durations, 5) and np.percentile(durations, 95) <= 410  # motion.blinks: 100-400 ms
+    table = realism.literature_checks(("still",))
+    assert set(table["unit"]) == {"blinks/min", "ms"}
+    assert table["source"].str.len().gt(20).all()
+    rate = table[table["unit"] == "blinks/min"].iloc[0]
+    assert (rate["generator low"], rate["generator high"]) == tuple(get_preset("still").blink_rate_per_min)
+    assert table["overlaps"].dtype == bool

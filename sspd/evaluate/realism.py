@@ -43,7 +43,8 @@ from sspd.io import atomic_path, atomic_write_json, atomic_write_text, manifest
 __all__ = ["MIMICS", "PUBLISHED", "PROTOCOL", "CLASSIC_DEFAULT", "ABLATION_FACTORS", "PROBE_FACTORS",
            "MISSING_NUISANCES", "published_table", "method_arch", "run_dir", "run_peers", "collect_table",
            "side_by_side", "run_ablations", "ablation_table", "default_methods", "CROP_PROBES", "face_fraction",
-           "scaled_box", "CroppedMethod", "run_crop_probe", "ablation_verdicts", "coverage", "main"]
+           "scaled_box", "CroppedMethod", "run_crop_probe", "ablation_verdicts", "coverage", "LITERATURE", "blink_durations_ms",
+           "literature_checks", "main"]
 
 PROTOCOL = "windowed"
 #: Which real dataset each synthetic preset stands in for (``easy`` mimics none).
@@ -525,6 +526,56 @@ def coverage(out_root: str | Path | None = None, presets: Sequence[str] = ("easy
     rows = list(methods) if methods is not None else default_methods()
     rows += [m for m in wide.index if m not in rows]
     return wide.reindex(index=rows, columns=[p for p in presets])
+
+
+# ----------------------------------------------------------------------------- generator against the literature
+
+_BENTIVOGLIO = ("Bentivoglio et al., Analysis of blink rate patterns in normal subjects, Movement Disorders 12(6) "
+                "1028-1034, 1997 (150 adults: mean 17 /min at rest, 26 in conversation, 4.5 reading)")
+_DOUGHTY = ("Doughty, Consideration of three types of spontaneous eyeblink activity in normal humans, Optometry and "
+            "Vision Science 78(10) 712-725, 2001 (95 % ranges over published studies)")
+_STERN = ("Stern, Walrath & Goldstein, The endogenous eyeblink, Psychophysiology 21(1) 22-33, 1984 (closing about "
+          "100 ms, vision occluded at most 300 ms, reopening about 100 ms)")
+#: Published ranges the generator's nuisances are checked against: (quantity, unit, low, high, source).
+LITERATURE = (
+    ("spontaneous blink rate, primary gaze", "blinks/min", 8.0, 21.0, _DOUGHTY),
+    ("spontaneous blink rate, conversation", "blinks/min", 10.5, 32.5, _DOUGHTY),
+    ("mean blink rate at rest", "blinks/min", 17.0, 17.0, _BENTIVOGLIO),
+    ("endogenous blink duration (closing + occlusion + reopening)", "ms", 100.0, 500.0, _STERN),
+)
+
+
+def blink_durations_ms(n_blinks: int = 60, seed: int = 0) -> np.ndarray:
+    """Durations (ms) of the generator's blinks (:func:`sspd.data.synthetic.motion.blinks`), measured on a 1-kHz
+    time grid as the length of each run of non-zero eyelid closure (isolated blinks: a low rate)."""
+    from sspd.data.synthetic.motion import blinks
+
+    rate = 6.0  # blinks per minute: rare enough that two blinks seldom touch (a merged pair reads as one long blink)
+    t = np.arange(0.0, 60.0 * n_blinks / rate, 1e-3)
+    closed = blinks(t, np.random.default_rng(seed), rate_per_min=rate) > 0
+    edges = np.flatnonzero(np.diff(closed.astype(np.int8)))
+    if closed[0]:
+        edges = edges[1:]
+    starts, stops = edges[0::2], edges[1::2]
+    n = min(len(starts), len(stops))
+    return (stops[:n] - starts[:n]).astype(float)  # 1 sample = 1 ms
+
+
+def literature_checks(presets: Sequence[str] = ("still", "motion", "hard"), seed: int = 0) -> pd.DataFrame:
+    """The generator's blink rates (each preset's drawn range) and blink durations (measured, 5th-95th percentile)
+    beside the published ranges of :data:`LITERATURE`; ``overlaps`` says whether the two ranges share any value."""
+    from sspd.data.synthetic import get_preset
+
+    durations = blink_durations_ms(seed=seed)
+    generated = {"blinks/min": {p: tuple(get_preset(p).blink_rate_per_min) for p in presets},
+                 "ms": {"all presets": (float(np.percentile(durations, 5)), float(np.percentile(durations, 95)))}}
+    rows = []
+    for quantity, unit, lo, hi, source in LITERATURE:
+        for where, (g_lo, g_hi) in generated[unit].items():
+            rows.append({"quantity": quantity, "unit": unit, "generator": where, "generator low": g_lo,
+                         "generator high": g_hi, "published low": lo, "published high": hi,
+                         "overlaps": bool(g_lo <= hi and lo <= g_hi), "source": source})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- crop probe

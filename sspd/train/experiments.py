@@ -84,6 +84,10 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("easy-lr3e-3", "a higher learning rate: 3e-3", overrides=("lr=0.003",)),
     Experiment("easy-T300", "the paper's clip length: T = 300 (finer band bins, more beats per clip)",
                overrides=("T=300",)),
+    Experiment("still-noise-off", "is sensor noise the wall? frame differences amplify white noise against the "
+               "pulse; the same subjects re-rendered with shot, read and PRNU noise off (the realism chapter "
+               "switches the same noise off for the classic methods and the peers)",
+               data="still-full", variant=("sensor_noise", "0")),
 )
 
 

@@ -32,7 +32,7 @@ from sspd.evaluate.runner import evaluate, metrics_row
 
 __all__ = ["NETWORK_FILES", "StoredPulses", "network_pulses", "evaluate_run", "run_table", "learning_curves",
            "config_changes", "experiments_table", "publish_run", "run_timing", "choose_postprocessing",
-           "criteria", "CRITERIA_ROWS", "verdict", "finish_run", "validation_predictions",
+           "criteria", "chosen_method", "CRITERIA_ROWS", "verdict", "finish_run", "validation_predictions",
            "PUBLISHED_FILES"]
 
 def evaluate_run(run_dir: str | Path, entries: list, dataset_name: str,
@@ -344,6 +344,13 @@ def criteria(table: pd.DataFrame, method: str, control: str = "sspd-initial", re
                           "passed": bool(ok)} for name, bound, ok in rows])
 
 
+def chosen_method(run_dir: str | Path) -> str:
+    """The method name of the network a published run's validation chose (``choice.json``): the best teacher's
+    pulse as it is ("sspd-best") or integrated ("sspd-best-integrated")."""
+    chosen = json.loads((Path(run_dir) / "choice.json").read_text())
+    return "sspd-best-integrated" if chosen["integrated"] else "sspd-best"
+
+
 #: Which :func:`criteria` rows (by index) a test run must pass, by the kind of data it was trained on; on
 #: ``motion`` the method is only reported beside POS (its stretch goal, row 3, is shown but not required).
 CRITERIA_ROWS = {"easy": (0, 1, 2), "still": (3, 4), "motion": ()}
@@ -354,8 +361,7 @@ def verdict(run_dir: str | Path, table: pd.DataFrame | None = None, protocol: st
     its validation chose (``choice.json``): {run, data, method, MAE, POS MAE, required, passed, failed}."""
     run_dir = Path(run_dir)
     table = run_table(run_dir) if table is None else table
-    chosen = json.loads((run_dir / "choice.json").read_text())
-    method = "sspd-best-integrated" if chosen["integrated"] else "sspd-best"
+    method = chosen_method(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
     kind = next((k for k in CRITERIA_ROWS if Path(str(config["data"])).name.startswith(k)), None)
     rows = criteria(table, method, protocol=protocol)

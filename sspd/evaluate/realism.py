@@ -656,6 +656,7 @@ def run_crop_probe(base: str = "still", methods: Sequence[str] = ("orppg:PhysNet
     entries, _ = dataset_entries(base, split, progress=progress)
     face = face_fraction(entries)
     crop_root = out_root / "crop"
+    loaded = {}  # each method built (and its weights read) once, for every crop
     rows = []
     for label, scale in probes:
         if scale is None:
@@ -668,10 +669,12 @@ def run_crop_probe(base: str = "still", methods: Sequence[str] = ("orppg:PhysNet
                 target = run_dir(crop_root, folder.name, name)
                 if _is_done(target, split, len(entries)):
                     continue
-                resolved, why = resolve_methods([name], official=OFFICIAL_WEIGHTS)
-                if why:
-                    raise ValueError(f"{name}: {why[name]}")
-                evaluate(CroppedMethod(next(iter(resolved.values())), box), entries, PROTOCOL, target,
+                if name not in loaded:
+                    resolved, why = resolve_methods([name], official=OFFICIAL_WEIGHTS)
+                    if why:
+                        raise ValueError(f"{name}: {why[name]}")
+                    loaded[name] = next(iter(resolved.values()))
+                evaluate(CroppedMethod(loaded[name], box), entries, PROTOCOL, target,
                          method_name=name, dataset_name=f"{base} ({label})", progress=progress, n_boot=n_boot,
                          seed=seed, config={"split": split, "protocol": PROTOCOL, "study": "realism crop probe",
                                             "data": "synthetic", "crop_box": list(box), "face_box": list(face)})

@@ -180,8 +180,48 @@ def test_literature_checks_measure_the_generator():
     assert len(durations) >= 15
     assert 95 <= np.percentile(durations, 5) and np.percentile(durations, 95) <= 410  # motion.blinks: 100-400 ms
     table = realism.literature_checks(("still",))
-    assert set(table["unit"]) == {"blinks/min", "ms"}
+    assert set(table["unit"]) == {"blinks/min", "ms", "% face height/s", "deg"}
     assert table["source"].str.len().gt(20).all()
     rate = table[table["unit"] == "blinks/min"].iloc[0]
     assert (rate["generator low"], rate["generator high"]) == tuple(get_preset("still").blink_rate_per_min)
     assert table["overlaps"].dtype == bool
+
+
+def test_head_motion_is_measured_on_the_generator_and_scales_with_the_amplitude():
+    slow = realism.head_motion("slow_translation", 1.0, n_clips=6, duration_s=30.0)
+    double = realism.head_motion("slow_translation", 2.0, n_clips=6, duration_s=30.0)
+    assert slow["speed"].median() == pytest.approx(7.0, rel=0.15)  # motion.pose_profile: 0.07 face heights/s
+    assert double["speed"].median() == pytest.approx(2 * slow["speed"].median(), rel=0.05)
+    still = realism.head_motion("still", 1.0, n_clips=6, duration_s=30.0)
+    assert still["yaw"].max() < realism.head_motion("medium_rotation", 1.0, n_clips=6, duration_s=30.0)["yaw"].min()
+    table = realism.literature_checks(("still",))
+    motion_rows = table[table["quantity"].isin(realism.HEAD_MOTION_ROWS)]
+    assert len(motion_rows) == 2 * len(realism.HEAD_MOTION_ROWS)  # as designed (x1) and as the preset renders it
+    assert motion_rows[motion_rows["generator"] == "motion profile (x1)"]["overlaps"].all()
+
+
+def test_walk_verdicts_pair_subjects_against_the_first_level(tmp_path):
+    from sspd.evaluate.sweep import COLUMNS
+
+    rows = []
+    for level_index, level in enumerate(["0", "1"]):
+        for subject in ["1", "2", "3", "4", "5", "6"]:
+            for window in range(3):
+                for method, offset in [("pos", 1.0), ("net", 1.0 + 20.0 * level_index)]:
+                    # net's error jumps by 20 bpm at level 1 for every subject; pos's does not move
+                    err = offset + 0.1 * int(subject)
+                    rows.append({"factor": "screen_light", "level": level, "level_index": level_index,
+                                 "subject": subject, "method": method, "unit": "window", "window": window,
+                                 "hr_pred": 70.0 + err, "hr_gt": 70.0, "status": "ok", "message": ""})
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp_path / "screen_light.csv", index=False)
+
+    out = realism.walk_verdicts(tmp_path, n_boot=200).set_index("method")
+    assert set(out.index) == {"pos", "net"} and (out["n"] == 6).all()
+    assert out.loc["net", "verdict"] == "worse"
+    assert out.loc["net", "change"] == pytest.approx(20.0)
+    assert out.loc["pos", "change"] == pytest.approx(0.0) and out.loc["pos", "verdict"] == "not resolved"
+    assert out.loc["net", "reference"] == "0" and out.loc["net", "level"] == "1"
+    lines = realism.walk_lines(out.reset_index())
+    assert lines[0].startswith("net, screen_light 0 -> 1:") and lines[0].endswith("worse")
+    assert lines[-1].startswith("1 of 2 steps are not resolved")
+    assert realism.walk_verdicts(tmp_path / "missing").empty

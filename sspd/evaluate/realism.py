@@ -43,7 +43,7 @@ from sspd.io import atomic_path, atomic_write_json, atomic_write_text, manifest
 __all__ = ["MIMICS", "PUBLISHED", "PROTOCOL", "CLASSIC_DEFAULT", "ABLATION_FACTORS", "PROBE_FACTORS",
            "MISSING_NUISANCES", "published_table", "method_arch", "run_dir", "run_peers", "collect_table",
            "side_by_side", "run_ablations", "ablation_table", "default_methods", "CROP_PROBES", "face_fraction",
-           "scaled_box", "CroppedMethod", "run_crop_probe", "ablation_verdicts", "coverage", "LITERATURE", "blink_durations_ms",
+           "scaled_box", "CroppedMethod", "run_crop_probe", "ablation_verdicts", "walk_verdicts", "walk_lines", "coverage", "LITERATURE", "HEAD_MOTION_ROWS", "head_motion", "blink_durations_ms",
            "literature_checks", "main"]
 
 PROTOCOL = "windowed"
@@ -514,6 +514,56 @@ def ablation_verdicts(out_root: str | Path | None = None, base: str = "still",
     return pd.DataFrame(rows)
 
 
+def walk_verdicts(folder: str | Path, unit: str = "window", n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The reverse of :func:`ablation_verdicts`: from a clean base, add one difference at a time.
+
+    ``folder`` holds sweeps (:func:`sspd.evaluate.sweep.run_sweep`) rendered from a clean base preset (the
+    study uses ``easy``), each factor's first level being the base itself. Per factor, method and later level:
+    the change in MAE (bpm) against the first level, taken subject by subject (mean |error| over the subject's
+    ``unit`` rows at the level, minus the same at the first level) with a paired 95 % bootstrap CI over
+    subjects. ``verdict``: "worse" when the whole CI is above 0, "better" when below, else "not
+    resolved". Empty (with the columns) when the folder holds no sweep.
+    """
+    from sspd.evaluate import sweep
+    from sspd.evaluate.metrics import bootstrap_ci, me
+
+    cols = ["factor", "method", "reference", "level", "n", "MAE reference", "MAE level", "change", "change_lo",
+            "change_hi", "verdict"]
+    df = sweep.load_sweeps(folder)
+    df = df[df["unit"] == unit]
+    pred, true = df["hr_pred"].to_numpy(float), df["hr_gt"].to_numpy(float)
+    df = df[np.isfinite(pred) & np.isfinite(true)].assign(abs_error=lambda d: (d["hr_pred"] - d["hr_gt"]).abs())
+    per_subject = df.groupby(["factor", "method", "level_index", "level", "subject"], sort=False)["abs_error"].mean()
+    rows = []
+    for (factor, method), g in per_subject.groupby(level=["factor", "method"], sort=False):
+        g = g.reset_index()
+        first = g["level_index"].min()
+        ref = g[g["level_index"] == first].set_index("subject")["abs_error"]
+        for (_, level), h in g[g["level_index"] != first].groupby(["level_index", "level"], sort=True):
+            at_level = h.set_index("subject")["abs_error"]
+            common = ref.index.intersection(at_level.index)
+            if not len(common):
+                continue
+            a, b = at_level[common].to_numpy(float), ref[common].to_numpy(float)
+            lo, hi = bootstrap_ci(me, a, b, n_boot=n_boot, seed=seed)
+            rows.append({"factor": factor, "method": method,
+                         "reference": g.loc[g["level_index"] == first, "level"].iloc[0], "level": level,
+                         "n": len(common), "MAE reference": b.mean(), "MAE level": a.mean(),
+                         "change": a.mean() - b.mean(), "change_lo": lo, "change_hi": hi,
+                         "verdict": "worse" if lo > 0 else "better" if hi < 0 else "not resolved"})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def walk_lines(steps: pd.DataFrame) -> list[str]:
+    """One sentence per resolved step of :func:`walk_verdicts`, then how many steps are not resolved."""
+    lines = [f"{r.method}, {r.factor} {r.reference} -> {r.level}: {r['MAE reference']:.2f} -> {r['MAE level']:.2f} bpm "
+             f"(change {r.change:+.2f} [{r.change_lo:+.2f}, {r.change_hi:+.2f}]): {r.verdict}"
+             for _, r in steps[steps["verdict"] != "not resolved"].iterrows()]
+    lines.append(f"{int((steps['verdict'] == 'not resolved').sum())} of {len(steps)} steps are not resolved with "
+                 f"these subjects")
+    return lines
+
+
 def coverage(out_root: str | Path | None = None, presets: Sequence[str] = ("easy", "still", "motion", "hard"),
              methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Which methods have a finished run on which preset: a methods x presets frame of MAE (NaN: not run).
@@ -536,13 +586,26 @@ _DOUGHTY = ("Doughty, Consideration of three types of spontaneous eyeblink activ
             "Vision Science 78(10) 712-725, 2001 (95 % ranges over published studies)")
 _STERN = ("Stern, Walrath & Goldstein, The endogenous eyeblink, Psychophysiology 21(1) 22-33, 1984 (closing about "
           "100 ms, vision occluded at most 300 ms, reopening about 100 ms)")
+_STRICKER = ("Stricker, Mueller & Gross, Non-contact video-based pulse rate measurement on a mobile service robot, "
+             "IEEE RO-MAN 2014 (the PURE dataset), as commonly quoted: translation at about 7 and 14 % of the face "
+             "height per second, rotation of about 20 and 35 degrees (quoted values, not re-read from the paper); the "
+             "quoted values are approximate, so the range is the quoted value +-10 %")
 #: Published ranges the generator's nuisances are checked against: (quantity, unit, low, high, source).
 LITERATURE = (
     ("spontaneous blink rate, primary gaze", "blinks/min", 8.0, 21.0, _DOUGHTY),
     ("spontaneous blink rate, conversation", "blinks/min", 10.5, 32.5, _DOUGHTY),
     ("mean blink rate at rest", "blinks/min", 17.0, 17.0, _BENTIVOGLIO),
     ("endogenous blink duration (closing + occlusion + reopening)", "ms", 100.0, 500.0, _STERN),
+    ("PURE slow translation (task 03), head speed", "% face height/s", 6.3, 7.7, _STRICKER),
+    ("PURE fast translation (task 04), head speed", "% face height/s", 12.6, 15.4, _STRICKER),
+    ("PURE small rotation (task 05), yaw amplitude", "deg", 18.0, 22.0, _STRICKER),
+    ("PURE medium rotation (task 06), yaw amplitude", "deg", 31.5, 38.5, _STRICKER),
 )
+#: The generator's motion profile behind each head-motion row of :data:`LITERATURE`, and what is measured on it.
+HEAD_MOTION_ROWS = {"PURE slow translation (task 03), head speed": ("slow_translation", "speed"),
+                    "PURE fast translation (task 04), head speed": ("fast_translation", "speed"),
+                    "PURE small rotation (task 05), yaw amplitude": ("small_rotation", "yaw"),
+                    "PURE medium rotation (task 06), yaw amplitude": ("medium_rotation", "yaw")}
 
 
 def blink_durations_ms(n_blinks: int = 60, seed: int = 0) -> np.ndarray:
@@ -561,17 +624,55 @@ def blink_durations_ms(n_blinks: int = 60, seed: int = 0) -> np.ndarray:
     return (stops[:n] - starts[:n]).astype(float)  # 1 sample = 1 ms
 
 
-def literature_checks(presets: Sequence[str] = ("still", "motion", "hard"), seed: int = 0) -> pd.DataFrame:
-    """The generator's blink rates (each preset's drawn range) and blink durations (measured, 5th-95th percentile)
-    beside the published ranges of :data:`LITERATURE`; ``overlaps`` says whether the two ranges share any value."""
+def head_motion(profile: str, amplitude: float = 1.0, n_clips: int = 40, duration_s: float = 60.0,
+                fps: float = 30.0, seed: int = 0) -> pd.DataFrame:
+    """Head motion of the generator's ``profile`` (:func:`sspd.data.synthetic.motion.pose_profile`), measured per
+    clip as a reader of the real dataset would: ``speed`` the median over 1-s steps of the head's displacement
+    (% of the face height per second, horizontal and vertical together), ``yaw`` half the 1st-99th percentile
+    range of the yaw angle (degrees). ``amplitude`` is a preset's ``motion_amplitude``."""
+    from sspd.data.synthetic.motion import pose_profile
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, duration_s, 1.0 / fps)
+    step = int(round(fps))
+    rows = []
+    for clip in range(n_clips):
+        pose = pose_profile(t, profile, rng, amplitude)
+        dx, dy = pose["tx"][step:] - pose["tx"][:-step], pose["ty"][step:] - pose["ty"][:-step]
+        lo, hi = np.percentile(pose["yaw"], [1, 99])
+        rows.append({"profile": profile, "amplitude": amplitude, "clip": clip,
+                     "speed": float(np.median(np.hypot(dx, dy)) * 100.0), "yaw": float((hi - lo) / 2)})
+    return pd.DataFrame(rows)
+
+
+def literature_checks(presets: Sequence[str] = ("still", "motion", "hard"), seed: int = 0,
+                      motion_preset: str = "motion") -> pd.DataFrame:
+    """The generator's nuisances beside the published ranges of :data:`LITERATURE`.
+
+    Blink rates: each preset's drawn range. Blink durations: measured on the blink model (5th-95th percentile).
+    Head motion of the PURE tasks: measured on the generator's profiles (:func:`head_motion`, 5th-95th
+    percentile over clips) as designed (amplitude 1) and as ``motion_preset`` renders them (its
+    ``motion_amplitude``). ``overlaps`` says whether the two ranges share any value.
+    """
     from sspd.data.synthetic import get_preset
 
     durations = blink_durations_ms(seed=seed)
     generated = {"blinks/min": {p: tuple(get_preset(p).blink_rate_per_min) for p in presets},
                  "ms": {"all presets": (float(np.percentile(durations, 5)), float(np.percentile(durations, 95)))}}
+    amplitudes = {"motion profile (x1)": 1.0}
+    preset_amplitude = float(get_preset(motion_preset).motion_amplitude)
+    amplitudes[f"{motion_preset} preset (x{preset_amplitude:g})"] = preset_amplitude
     rows = []
     for quantity, unit, lo, hi, source in LITERATURE:
-        for where, (g_lo, g_hi) in generated[unit].items():
+        if quantity in HEAD_MOTION_ROWS:
+            profile, column = HEAD_MOTION_ROWS[quantity]
+            ranges = {}
+            for where, amplitude in amplitudes.items():
+                measured = head_motion(profile, amplitude, seed=seed)[column]
+                ranges[where] = (float(np.percentile(measured, 5)), float(np.percentile(measured, 95)))
+        else:
+            ranges = generated[unit]
+        for where, (g_lo, g_hi) in ranges.items():
             rows.append({"quantity": quantity, "unit": unit, "generator": where, "generator low": g_lo,
                          "generator high": g_hi, "published low": lo, "published high": hi,
                          "overlaps": bool(g_lo <= hi and lo <= g_hi), "source": source})

@@ -225,3 +225,19 @@ def test_walk_verdicts_pair_subjects_against_the_first_level(tmp_path):
     assert lines[0].startswith("net, screen_light 0 -> 1:") and lines[0].endswith("worse")
     assert lines[-1].startswith("1 of 2 steps are not resolved")
     assert realism.walk_verdicts(tmp_path / "missing").empty
+
+
+def test_at_level_sets_sweep_folders_side_by_side(tmp_path):
+    from sspd.evaluate.sweep import COLUMNS
+
+    for name, err in [("a", 1.0), ("b", 5.0)]:
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [{"factor": "pulse_amplitude", "level": level, "level_index": i, "subject": str(s), "method": "pos",
+                 "unit": "window", "window": 0, "hr_pred": 70.0 + err * (i + 1), "hr_gt": 70.0, "status": "ok",
+                 "message": ""} for i, level in enumerate(["1", "0.3"]) for s in range(1, 4)]
+        pd.DataFrame(rows, columns=COLUMNS).to_csv(folder / "pulse_amplitude.csv", index=False)
+    out = realism.at_level({"a": tmp_path / "a", "b": tmp_path / "b"}, "pulse_amplitude", 1.0, n_boot=50)
+    assert list(out.index) == ["pos"]
+    assert out.loc["pos", "a MAE"] == pytest.approx(1.0) and out.loc["pos", "b MAE"] == pytest.approx(5.0)
+    assert {"a MAE_lo", "b MAE_hi"} <= set(out.columns)

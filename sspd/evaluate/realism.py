@@ -43,7 +43,7 @@ from sspd.io import atomic_path, atomic_write_json, atomic_write_text, manifest
 __all__ = ["MIMICS", "PUBLISHED", "PROTOCOL", "CLASSIC_DEFAULT", "ABLATION_FACTORS", "PROBE_FACTORS",
            "MISSING_NUISANCES", "published_table", "method_arch", "run_dir", "run_peers", "collect_table",
            "side_by_side", "run_ablations", "ablation_table", "default_methods", "CROP_PROBES", "face_fraction",
-           "scaled_box", "CroppedMethod", "run_crop_probe", "ablation_verdicts", "walk_verdicts", "walk_lines", "coverage", "LITERATURE", "HEAD_MOTION_ROWS", "head_motion", "blink_durations_ms",
+           "scaled_box", "CroppedMethod", "run_crop_probe", "ablation_verdicts", "walk_verdicts", "walk_lines", "at_level", "coverage", "LITERATURE", "HEAD_MOTION_ROWS", "head_motion", "blink_durations_ms",
            "literature_checks", "main"]
 
 PROTOCOL = "windowed"
@@ -474,6 +474,16 @@ def ablation_table(out_root: str | Path | None = None, base: str = "still",
     return long
 
 
+def _paired_change(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict:
+    """Mean of a - b (per-subject errors under two conditions, same subjects) with its paired 95 % bootstrap CI;
+    ``sign`` is 1 when the whole CI is above 0, -1 when below, 0 when it includes 0."""
+    from sspd.evaluate.metrics import bootstrap_ci, me
+
+    lo, hi = bootstrap_ci(me, a, b, n_boot=n_boot, seed=seed)
+    return {"change": float(np.mean(a - b)), "change_lo": lo, "change_hi": hi,
+            "sign": 1 if lo > 0 else -1 if hi < 0 else 0}
+
+
 def ablation_verdicts(out_root: str | Path | None = None, base: str = "still",
                       factors=ABLATION_FACTORS + PROBE_FACTORS, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per method and switched-off nuisance: the change in video MAE (bpm) with a **paired** 95 % bootstrap CI.
@@ -483,7 +493,6 @@ def ablation_verdicts(out_root: str | Path | None = None, base: str = "still",
     off" when the whole CI of the change is below 0 (the nuisance was hurting), "worse with it off" when above,
     else "not resolved" (the CI includes 0). One row per (method, condition) with both runs on the same subjects.
     """
-    from sspd.evaluate.metrics import bootstrap_ci, me
     from sspd.evaluate.variants import variant_name
     from sspd.paths import results_dir
 
@@ -505,12 +514,11 @@ def ablation_verdicts(out_root: str | Path | None = None, base: str = "still",
             if not len(common):
                 continue
             a, b = off[common].to_numpy(float), ref[common].to_numpy(float)
-            lo, hi = bootstrap_ci(me, a, b, n_boot=n_boot, seed=seed)
-            verdict = "better with it off" if hi < 0 else "worse with it off" if lo > 0 else "not resolved"
+            change = _paired_change(a, b, n_boot, seed)
+            verdict = {-1: "better with it off", 1: "worse with it off", 0: "not resolved"}[change.pop("sign")]
             method = json.loads((unmodified / "summary.json").read_text())["method"]
             rows.append({"method": method, "condition": label, "n": len(common), "MAE unmodified": b.mean(),
-                         "MAE off": a.mean(), "change": a.mean() - b.mean(), "change_lo": lo, "change_hi": hi,
-                         "verdict": verdict})
+                         "MAE off": a.mean(), **change, "verdict": verdict})
     return pd.DataFrame(rows)
 
 
@@ -525,7 +533,6 @@ def walk_verdicts(folder: str | Path, unit: str = "window", n_boot: int = 1000, 
     resolved". Empty (with the columns) when the folder holds no sweep.
     """
     from sspd.evaluate import sweep
-    from sspd.evaluate.metrics import bootstrap_ci, me
 
     cols = ["factor", "method", "reference", "level", "n", "MAE reference", "MAE level", "change", "change_lo",
             "change_hi", "verdict"]
@@ -537,20 +544,20 @@ def walk_verdicts(folder: str | Path, unit: str = "window", n_boot: int = 1000, 
     rows = []
     for (factor, method), g in per_subject.groupby(level=["factor", "method"], sort=False):
         g = g.reset_index()
-        first = g["level_index"].min()
-        ref = g[g["level_index"] == first].set_index("subject")["abs_error"]
-        for (_, level), h in g[g["level_index"] != first].groupby(["level_index", "level"], sort=True):
+        is_first = g["level_index"] == g["level_index"].min()
+        reference = g.loc[is_first, "level"].iloc[0]
+        ref = g[is_first].set_index("subject")["abs_error"]
+        for (_, level), h in g[~is_first].groupby(["level_index", "level"], sort=True):
             at_level = h.set_index("subject")["abs_error"]
             common = ref.index.intersection(at_level.index)
             if not len(common):
                 continue
             a, b = at_level[common].to_numpy(float), ref[common].to_numpy(float)
-            lo, hi = bootstrap_ci(me, a, b, n_boot=n_boot, seed=seed)
-            rows.append({"factor": factor, "method": method,
-                         "reference": g.loc[g["level_index"] == first, "level"].iloc[0], "level": level,
-                         "n": len(common), "MAE reference": b.mean(), "MAE level": a.mean(),
-                         "change": a.mean() - b.mean(), "change_lo": lo, "change_hi": hi,
-                         "verdict": "worse" if lo > 0 else "better" if hi < 0 else "not resolved"})
+            change = _paired_change(a, b, n_boot, seed)
+            verdict = {1: "worse", -1: "better", 0: "not resolved"}[change.pop("sign")]
+            rows.append({"factor": factor, "method": method, "reference": reference, "level": level,
+                         "n": len(common), "MAE reference": b.mean(), "MAE level": a.mean(), **change,
+                         "verdict": verdict})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -562,6 +569,22 @@ def walk_lines(steps: pd.DataFrame) -> list[str]:
     lines.append(f"{int((steps['verdict'] == 'not resolved').sum())} of {len(steps)} steps are not resolved with "
                  f"these subjects")
     return lines
+
+
+def at_level(folders: dict, factor: str, level: float, n_boot: int = 1000) -> pd.DataFrame:
+    """Each method's MAE [95 % subject-bootstrap CI] at one ``level`` of ``factor`` in several sweep folders, side
+    by side: {label: folder} -> one row per method run in all of them, columns ``<label> MAE``, ``<label> MAE_lo``,
+    ``<label> MAE_hi``. Different folders may hold different subjects: the intervals are independent, not paired."""
+    from sspd.evaluate import sweep
+
+    out = None
+    for label, folder in folders.items():
+        walk = sweep.load_sweeps(folder)
+        curves = sweep.curve_table(walk[walk["factor"] == factor], n_boot=n_boot)
+        curves = curves[curves["level"].astype(float) == float(level)]
+        part = curves.set_index("method")[["MAE", "MAE_lo", "MAE_hi"]].add_prefix(f"{label} ")
+        out = part if out is None else out.join(part, how="inner")
+    return out if out is not None else pd.DataFrame()
 
 
 def coverage(out_root: str | Path | None = None, presets: Sequence[str] = ("easy", "still", "motion", "hard"),

@@ -120,3 +120,23 @@ def test_jax_costs_equal_analytic_counts():
         return jax.lax.scan(lambda c, _: (c @ x, None), x, None, length=5)[0]
     flops, _ = eff.jaxpr_conv_matmul_flops(loop, jnp.ones((4, 4)))
     assert flops == 5 * 2 * 4 * 4 * 4
+
+
+def test_run_efficiency_manifest_names_the_code_measured_not_later_commits(tmp_path, monkeypatch):
+    import json
+
+    import sspd.io
+
+    calls = []
+    monkeypatch.setattr(sspd.io, "git_sha", lambda root=None: calls.append(1) or
+                        ("start" if len(calls) == 1 else "after-a-commit"))
+    raw = [{"name": "Broken", "threads": 1, "error": "timed out"}]
+
+    def fake_measure_all(on_result=None, **kw):
+        on_result(raw)                         # a partial write during the run
+        return raw
+
+    monkeypatch.setattr(eff, "measure_all", fake_measure_all)
+    eff.run_efficiency(tmp_path, quick=True)
+    meta = json.loads((tmp_path / "manifest.json").read_text())
+    assert meta["git_sha"] == "start" and meta["git_sha_at_write"] == "after-a-commit" and meta["complete"]

@@ -141,7 +141,8 @@ def test_run_resume_skip_and_small_artefacts(project, monkeypatch):
     assert {"study.json", "config.json", "manifest.json", "manifest_resumed_step0001.json",
             "train_log.csv", "model_best.pt", "eval/pulses_best.npz",
             "eval/toy/best-toolbox/summary.json", "eval/toy/best-toolbox/per_video.csv",
-            "eval/toy/best-toolbox/per_window.csv"} <= files
+            "eval/toy/best-toolbox/per_window.csv", "eval/pulses_initial.npz",
+            "eval/toy/initial-toolbox/summary.json"} <= files
     assert not {"checkpoint.pt", "model_initial.pt", "model_inference.pt", "model_target_s3m.pt"} & files
     assert sum(p.stat().st_size for p in final.rglob("*") if p.is_file()) < 5e6
     assert not [p for p in results.iterdir() if p.name.startswith(".")]        # no half-copied folder
@@ -161,7 +162,19 @@ def test_run_resume_skip_and_small_artefacts(project, monkeypatch):
     assert runner.status_lines(again)[-1] == "totals: 2 done, 0 pending, 0 running, 0 failed (2 items)"
     # the published results read back as tables
     res = study_results.collect(grid, results)
-    assert set(res.metrics["method"]) == {"sspd-best", "green"} and len(res.windows) == 2
+    assert set(res.metrics["method"]) == {"sspd-best", "sspd-initial", "green"} and len(res.windows) == 3
+    assert res.metrics.groupby("method")["control"].first().to_dict() == {
+        "green": False, "sspd-best": False, "sspd-initial": True}
+    # an item published before the control existed gets it added; nothing else changes
+    shutil.rmtree(final / "eval/toy/initial-toolbox")
+    (final / "eval/pulses_initial.npz").unlink()
+    best = (final / "eval/toy/best-toolbox/summary.json").read_bytes()
+    assert runner.add_controls(grid, n_boot=10) == {spec.id: "added"}
+    assert (final / "eval/toy/initial-toolbox/summary.json").is_file() and (final / "eval/pulses_initial.npz").is_file()
+    assert (final / "eval/toy/best-toolbox/summary.json").read_bytes() == best
+    assert json.loads((final / "study.json").read_text())["controls"]["weights"] == "model_initial.pt"
+    assert runner.add_controls(grid, n_boot=10) == {spec.id: "present"}
+    assert not [p for p in final.rglob(".*")]                                   # no half-copied folder
 
 
 def test_failure_is_reported_and_never_published(project, monkeypatch, capsys):
@@ -247,22 +260,25 @@ def test_real_dataset_path_on_ubfc_fixture(project, tmp_path):
 # ----------------------------------------------------------------------------- tables and figures
 
 
-def _fake_results(variants=("full", "no-mdm", "no-reg"), seeds=(0, 1), subjects=6, shift=None):
-    """Metrics and windows of imaginary runs, built the way collect() returns them."""
+def _fake_results(variants=("full", "no-mdm", "no-reg"), seeds=(0, 1), subjects=6, shift=None, controls=None):
+    """Metrics and windows of imaginary runs, built the way collect() returns them.
+    ``controls``: {variant: error shift of its initial-weights control rows} (none by default)."""
     rng = np.random.default_rng(0)
     shift = shift or {"full": 0.0, "no-mdm": 0.2, "no-reg": 8.0}
     rows, wins = [], []
-    items = [("ablation", v, s) for v in variants for s in seeds] + [("reference", "pos", None)]
-    for group, variant, seed in items:
+    items = [("ablation", v, s, False) for v in variants for s in seeds] + [("reference", "pos", None, False)]
+    items += [("ablation", v, s, True) for v in (controls or {}) for s in seeds]
+    for group, variant, seed, control in items:
         hr_gt = np.repeat(rng.uniform(60, 100, subjects), 5)
-        err = rng.normal(0, 2, len(hr_gt)) + (shift.get(variant, 5.0) if group == "ablation" else 5.0)
+        offset = controls[variant] if control else shift.get(variant, 5.0) if group == "ablation" else 5.0
+        err = rng.normal(0, 2, len(hr_gt)) + offset
         w = pd.DataFrame({"subject": np.repeat([str(i) for i in range(subjects)], 5), "hr_gt": hr_gt,
                           "hr_pred": hr_gt + err, "error": err, "abs_error": np.abs(err)})
         key = {"id": f"{variant}{seed}", "kind": "train" if seed is not None else "reference",
                "group": group, "variant": variant, "label": variant, "seed": seed, "train_set": "x",
-               "test_set": "x", "protocol": "windowed"}
+               "control": control, "test_set": "x", "protocol": "windowed"}
         wins.append(w.assign(**key))
-        rows.append({**key, "method": variant, "MAE": w["abs_error"].mean(),
+        rows.append({**key, "method": "sspd-initial" if control else variant, "MAE": w["abs_error"].mean(),
                      "RMSE": float(np.sqrt((err ** 2).mean())), "r": np.corrcoef(w.hr_pred, w.hr_gt)[0, 1],
                      "measured_min": 40.0})
     return study_results.StudyResults(pd.DataFrame(rows), pd.concat(wins, ignore_index=True))
@@ -288,6 +304,34 @@ def test_ablation_table_marks_differences_beyond_seed_noise():
     assert not bool(flags["pos"])                                  # references are not tested
     assert table.attrs["seed_sd_dof"] == 3 and np.isfinite(table.attrs["seed_sd_pooled"])
     assert {"MAE_sd", "RMSE_lo", "r_hi", "delta_MAE", "noise_MAE"} <= set(table.columns)
+
+
+def test_control_table_says_which_runs_learned_and_tables_leave_controls_out():
+    plain = _fake_results()
+    res = _fake_results(controls={"full": 20.0, "no-mdm": 0.2})
+    table = study_results.control_table(res, n_boot=200).set_index("row")
+    assert set(table.index) == {"full", "no-mdm"}                 # no-reg has no control rows
+    assert table.loc["full", "learned"] and not table.loc["no-mdm", "learned"]
+    assert table.loc["full", "change"] == pytest.approx(table.loc["full", "change_lo":"change_hi"].mean(), abs=3)
+    assert table.loc["full", "change_lo"] < table.loc["full", "change"] < table.loc["full", "change_hi"] < 0
+    assert table.loc["full", "MAE_initial"] > 15 > table.loc["full", "MAE_trained"]
+    assert table.loc["full", "n_seeds"] == 2 and table.loc["full", "n_subjects"] == 6
+    # the control rows change no other table: the same rows and numbers as without them
+    for fn in (study_results.ablation_table, study_results.subject_table):
+        a = fn(plain) if fn is study_results.subject_table else fn(plain, n_boot=50)
+        b = fn(res) if fn is study_results.subject_table else fn(res, n_boot=50)
+        pd.testing.assert_frame_equal(a, b)
+    assert study_results.control_table(plain).empty
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sspd.study import figures
+
+    ax = figures.control_figure(table.reset_index())
+    notes = [t.get_text() for t in ax.texts if "[" in t.get_text()]
+    assert len(notes) == 2 and notes[0].startswith("-")                      # full: a negative change
+    figures.control_figure(pd.DataFrame())
+    matplotlib.pyplot.close("all")
 
 
 def test_cross_table_subjects_cost_and_figures():
@@ -358,3 +402,27 @@ def test_s3m_kernels_sets_the_pyramid_depth(tmp_path):
         TrainConfig.from_recipe("smoke", s3m_kernels=[])
     shallow.log.close()
     deep.log.close()
+
+
+def test_learning_curves_read_validation_logs_and_mark_the_chosen_step(project):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sspd.study import figures
+
+    results, _ = _roots(project)
+    grid = build_grid("toy", **SMALL)
+    spec = next(r for r in grid if r.kind == "train")
+    assert study_results.learning_curves(grid, results).empty
+    folder = results / spec.id
+    folder.mkdir(parents=True)
+    (folder / "study.json").write_text("{}")
+    pd.DataFrame({"step": [0, 0, 10, 10, 20, 20], "network": ["teacher", "student"] * 3,
+                  "MAE": [30.0, 31.0, 12.0, 13.0, 15.0, 16.0], "r": 0.5}).to_csv(folder / "val_log.csv", index=False)
+    (folder / "best.json").write_text(json.dumps({"step": 10, "MAE": 12.0}))
+    curves = study_results.learning_curves(grid, results)
+    assert curves["step"].tolist() == [0, 10, 20] and curves["MAE"].tolist() == [30.0, 12.0, 15.0]
+    assert curves["chosen"].tolist() == [False, True, False] and set(curves["variant"]) == {spec.variant}
+    ax = figures.learning_curves(curves)
+    assert len(ax.lines) == 2 and ax.get_legend().get_texts()[0].get_text().endswith("(n=1)")
+    matplotlib.pyplot.close("all")

@@ -641,13 +641,14 @@ def run_efficiency(out_dir: str | Path | None = None, quick: bool = False, **kw)
     """Measure everything (:func:`measure_all`), build the table and, with ``out_dir``, write
     ``efficiency.csv``, ``raw.json`` and ``manifest.json`` there. quick: 1 repeat and 4 recurrent
     steps (a smoke test, not a measurement). Returns (table, raw results)."""
-    from sspd.io import atomic_write_json, atomic_write_text, manifest
+    from sspd.io import atomic_write_json, atomic_write_text, git_sha, manifest
 
     if quick:
         kw.setdefault("repeats", 1)
         kw.setdefault("recurrent_steps", 4)
     threads = tuple(kw.get("threads", (1, 2)))
     load_start = os.getloadavg()
+    sha_start = git_sha()       # the code measured: commits made while it runs do not change it
     t0 = time.perf_counter()
 
     def write(raw: list[dict], complete: bool) -> pd.DataFrame:
@@ -660,7 +661,7 @@ def run_efficiency(out_dir: str | Path | None = None, quick: bool = False, **kw)
         atomic_write_json(out / "raw.json", raw)
         settings = {k: v for k, v in kw.items() if k != "on_result"} | {"quick": quick, "threads": threads}
         atomic_write_json(out / "manifest.json", manifest(
-            config=settings, complete=complete, measurements=len(raw),
+            config=settings, git_sha=sha_start, git_sha_at_write=git_sha(), complete=complete, measurements=len(raw),
             loadavg_start=load_start, loadavg_end=os.getloadavg(),
             wall_s=time.perf_counter() - t0,
             thread_control=("per (model, threads) subprocess: CPU affinity to the first N CPUs, "

@@ -7,6 +7,7 @@ Examples::
     python -m sspd study --max-runs 1              # train, score and publish the next item
     python -m sspd study --group reference         # only the reference rows (no training)
     python -m sspd study --jobs 2                  # two items at a time, threads divided
+    python -m sspd study --add-controls            # score the initial-weights control of older items
     python -m sspd study --preset paper --device cuda
     torchrun --nproc_per_node 4 -m sspd study --preset paper --device cuda
 
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show = parser.add_mutually_exclusive_group()
     show.add_argument("--status", action="store_true", help="print each item's status and the totals")
     show.add_argument("--dry-run", action="store_true", help="print the plan and its estimated CPU time")
+    show.add_argument("--add-controls", action="store_true",
+                      help="score the initial-weights control of done training items published without it")
     parser.add_argument("--preset", choices=sorted(RECIPES), default=RECIPE,
                         help=f"training recipe of every run (default {RECIPE}; paper on a GPU)")
     parser.add_argument("--device", default=None, help="device of every run (cpu, cuda); default: the recipe's")
@@ -73,9 +76,14 @@ def build(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sspd.study.runner import plan_lines, run_grid, status_lines, status_table
+    from sspd.study.runner import add_controls, plan_lines, run_grid, status_lines, status_table
 
     grid = build(args)
+    if args.add_controls:
+        for item, what in add_controls(grid, args.results, args.scratch, ids=args.only, n_boot=args.n_boot,
+                                       progress=not args.quiet).items():
+            print(f"{item} {what}")
+        return 0
     if args.status or args.dry_run:
         table = status_table(grid, args.results, args.scratch)
         if args.group or args.only:

@@ -1,5 +1,6 @@
 """Figures of the study chapters (matplotlib): the plan and its cost, the ranked ablations, the
-cross-dataset heat map and per-subject errors. Each draws into ``ax`` (a new figure's when None)
+cross-dataset heat map, per-subject errors, each run against its initial weights and the
+validation curves. Each draws into ``ax`` (a new figure's when None)
 and returns the Axes; heart-rate errors are in bpm, costs in CPU hours.
 """
 from __future__ import annotations
@@ -7,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plan_figure", "ablation_ranking", "annotated_heatmap", "cross_heatmap", "subject_heatmap"]
+__all__ = ["plan_figure", "ablation_ranking", "annotated_heatmap", "cross_heatmap", "subject_heatmap",
+           "control_figure", "learning_curves"]
 
 STATUS_COLOURS = {"done": "C2", "running": "C1", "pending": "0.75", "failed": "C3"}
 
@@ -180,3 +182,59 @@ def subject_heatmap(subjects: pd.DataFrame, test_set: str, rows: str = "label", 
     values = values.loc[values.mean(axis=1).sort_values().index]
     return annotated_heatmap(values, ax=ax, label="subject windowed MAE (bpm)", annotate=len(order) <= 16,
                              title=title or f"per-subject error on {test_set} (mean over seeds)")
+
+
+def control_figure(controls: pd.DataFrame, ax=None, title: str | None = None):
+    """Each row of :func:`sspd.study.results.control_table`: the seed-mean windowed MAE of its
+    initial weights (open circle) and after training (filled), joined by an arrow; green when
+    the paired subject-bootstrap CI of the change lies wholly below 0 ("learned"), grey when it
+    does not. The change and its CI are written beside each row."""
+    ax = _axes(ax, (8, 0.42 * max(len(controls), 1) + 1.4))
+    if controls.empty:
+        ax.text(0.5, 0.5, "no run scored with its initial weights yet", ha="center", va="center",
+                transform=ax.transAxes)
+        return ax
+    labels = (controls["row"] + " → " + controls["test_set"]) if controls["test_set"].nunique() > 1 \
+        else controls["row"]
+    right = float(np.nanmax(controls[["MAE_trained", "MAE_initial"]].to_numpy(float)))
+    for i, r in enumerate(controls.itertuples()):
+        colour = "C2" if r.learned else "0.5"
+        ax.annotate("", xy=(r.MAE_trained, i), xytext=(r.MAE_initial, i),
+                    arrowprops=dict(arrowstyle="->", color=colour, lw=1.5))
+        ax.scatter([r.MAE_initial], [i], facecolor="white", edgecolor=colour, s=40, zorder=3)
+        ax.scatter([r.MAE_trained], [i], color=colour, s=40, zorder=3)
+        ax.text(right * 1.04, i, f"{r.change:+.1f} [{r.change_lo:+.1f}, {r.change_hi:+.1f}] (n={r.n_seeds})",
+                va="center", fontsize=7)
+    ax.set_xlim(0, right * 1.45)
+    ax.set_yticks(range(len(controls)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("test windowed MAE (bpm): initial weights (open) → trained (filled)")
+    ax.set_title(title or "did training learn? change trained − initial, paired 95 % subject bootstrap "
+                          "(green: CI below 0)", fontsize=9)
+    return ax
+
+
+def learning_curves(curves: pd.DataFrame, by: str = "label", ax=None, title: str | None = None):
+    """Validation windowed MAE against training step (:func:`sspd.study.results.learning_curves`):
+    one colour per ``by`` value, a thin line per seed and a thick one for the mean over seeds;
+    a star marks the step validation chose in each run."""
+    ax = _axes(ax, (8, 4))
+    if curves.empty:
+        ax.text(0.5, 0.5, "no published training run yet", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    for k, (name, g) in enumerate(curves.groupby(by, sort=False)):
+        colour = f"C{k % 10}"
+        for _, run in g.groupby("id"):
+            ax.plot(run["step"], run["MAE"], color=colour, lw=0.8, alpha=0.5)
+            chosen = run[run["chosen"].astype(bool)]
+            ax.scatter(chosen["step"], chosen["MAE"], marker="*", s=70, color=colour, zorder=3)
+        mean = g.groupby("step")["MAE"].mean()
+        ax.plot(mean.index, mean.to_numpy(), color=colour, lw=2.2, label=f"{name} (n={g['id'].nunique()})")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation windowed MAE (bpm)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title or "validation curves (thin: seeds; thick: mean; star: the step validation chose)",
+                 fontsize=9)
+    return ax

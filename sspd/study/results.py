@@ -12,6 +12,10 @@ Uncertainty, two kinds, reported side by side:
   model "exceeds seed noise" when ``|delta| > 2 s sqrt(1/n_v + 1/n_full)``, with ``s`` the
   seed SD pooled over every ablation variant (each contributes its deviations from its own
   mean) and ``n`` the seeds of each: about a two-sided 95 % test of two means.
+
+Every training item is also scored with its own initial weights (the runner's control):
+those rows have ``control`` True. The ablation, cross-dataset and per-subject tables leave
+them out; :func:`control_table` sets each run against its control.
 """
 from __future__ import annotations
 
@@ -26,10 +30,10 @@ import pandas as pd
 
 from sspd.evaluate.runner import metrics_row
 from sspd.study.grid import RunSpec
-from sspd.study.runner import STUDY_JSON, resolve_roots
+from sspd.study.runner import CONTROL, STUDY_JSON, resolve_roots
 
 __all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table",
-           "subject_table", "missing_table", "cost_summary", "METRICS"]
+           "subject_table", "control_table", "learning_curves", "missing_table", "cost_summary", "METRICS"]
 
 METRICS = ("MAE", "RMSE", "r")
 _WINDOW_COLS = ["subject", "hr_pred", "hr_gt", "error", "abs_error"]
@@ -46,6 +50,12 @@ class StudyResults:
     def __len__(self) -> int:
         return len(self.metrics)
 
+    def trained(self) -> "StudyResults":
+        """Without the initial-weights control rows."""
+        keep = ~self.metrics["control"].astype(bool) if "control" in self.metrics else slice(None)
+        wkeep = ~self.windows["control"].astype(bool) if "control" in self.windows else slice(None)
+        return StudyResults(self.metrics[keep].reset_index(drop=True), self.windows[wkeep].reset_index(drop=True))
+
     @staticmethod
     def concat(parts: Sequence["StudyResults"]) -> "StudyResults":
         parts = [p for p in parts if len(p)]
@@ -55,7 +65,8 @@ class StudyResults:
                             pd.concat([p.windows for p in parts], ignore_index=True))
 
 
-_KEYS = ["id", "kind", "group", "variant", "label", "seed", "train_set"]
+_KEYS = ["id", "kind", "group", "variant", "label", "seed", "train_set", "control"]
+_CONTROL_METHOD = f"sspd-{CONTROL}"
 
 
 def collect(specs: Iterable[RunSpec], results=None, source: str = "committed") -> StudyResults:
@@ -73,7 +84,7 @@ def collect(specs: Iterable[RunSpec], results=None, source: str = "committed") -
         for path in sorted((folder / "eval").glob("*/*/summary.json")):
             summary = json.loads(path.read_text())
             level = "window" if "window" in summary["levels"] else "video"
-            row = {**key, "test_set": summary["dataset"], "protocol": summary["protocol"]["name"],
+            row = {**key, "control": summary["method"] == _CONTROL_METHOD, "test_set": summary["dataset"], "protocol": summary["protocol"]["name"],
                    "method": summary["method"], "level": level, "source": source,
                    "n_subjects": summary["levels"][level].get("n_groups"), "measured_min": minutes,
                    **metrics_row(summary, level, METRICS)}
@@ -186,6 +197,7 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     (minus the ``reference`` variant), ``noise_MAE`` (the seed-noise threshold, see the module
     docstring) and ``exceeds_seed_noise``; ``rank`` (1 = lowest MAE).
     """
+    res = res.trained()
     m = res.metrics
     m = m[(m["protocol"] == protocol) & m["group"].isin(["ablation", "reference"])]
     if test_set is None and m["test_set"].nunique() == 1:
@@ -218,6 +230,7 @@ def cross_table(res: StudyResults, protocol: str = "windowed", n_boot: int = 100
     every reference method; ``intra`` marks training set = test set. Metrics as in
     :func:`ablation_table` (seed mean, subject CI, seed SD).
     """
+    res = res.trained()
     m = res.metrics
     m = m[(m["protocol"] == protocol) & m["group"].isin(["cross", "reference"])].copy()
     if m.empty:
@@ -233,7 +246,7 @@ def subject_table(res: StudyResults, rows: str = "label", groups: Sequence[str] 
                   protocol: str = "windowed") -> pd.DataFrame:
     """Per-subject windowed MAE: one row per (``rows`` value, test set, subject), the mean over
     seeds of each seed's mean absolute window error, with ``n_seeds``."""
-    w = res.windows
+    w = res.trained().windows
     w = w[(w["protocol"] == protocol) & np.isfinite(w["abs_error"].astype(float))]
     if groups is not None:
         w = w[w["group"].isin(groups)]
@@ -244,6 +257,68 @@ def subject_table(res: StudyResults, rows: str = "label", groups: Sequence[str] 
                 .groupby(["row", "test_set", "subject", "seed"])["abs_error"].mean().reset_index())
     out = per_seed.groupby(["row", "test_set", "subject"])["abs_error"].agg(["mean", "size"]).reset_index()
     return out.rename(columns={"row": rows, "mean": "MAE", "size": "n_seeds"})
+
+
+def control_table(res: StudyResults, protocol: str = "windowed", test_set: str | None = None,
+                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Did training learn? Each training row (variant or "trained on X", per test set) against
+    its runs' own initial weights, scored on the same test subjects.
+
+    Only seeds scored both ways count. Per subject: the seed mean of each seed's mean absolute
+    window error, trained and initial; ``change`` = mean over subjects of trained - initial (bpm)
+    with a paired subject-bootstrap 95 % CI (``change_lo``, ``change_hi``). ``learned`` when the
+    whole CI is below 0. Also the seed-mean windowed MAE of each (``MAE_trained``,
+    ``MAE_initial``, as :func:`seed_bootstrap` computes them).
+    """
+    from sspd.evaluate.metrics import bootstrap_ci, me
+
+    w = res.windows
+    w = w[(w["protocol"] == protocol) & w["group"].isin(["ablation", "cross"])]
+    if test_set is not None:
+        w = w[w["test_set"] == test_set]
+    w = w[np.isfinite(w["abs_error"].astype(float))]
+    if w.empty or "control" not in w or not w["control"].astype(bool).any():
+        return pd.DataFrame()
+    w = w.assign(row=row_labels(w), control=w["control"].astype(bool),
+                 seed=pd.to_numeric(w["seed"], errors="coerce"))
+    rows = []
+    for (group, row, test), g in w.groupby(["group", "row", "test_set"], sort=False):
+        both = set(g.loc[g["control"], "seed"]) & set(g.loc[~g["control"], "seed"])
+        g = g[g["seed"].isin(both)]
+        if g.empty:
+            continue
+        per = (g.groupby(["control", "seed", "subject"])["abs_error"].mean()   # per seed and subject
+               .groupby(["control", "subject"]).mean().unstack("control").dropna())
+        trained, initial = per[False].to_numpy(float), per[True].to_numpy(float)
+        lo, hi = bootstrap_ci(me, trained, initial, n_boot=n_boot, seed=seed)
+        mae = {c: seed_bootstrap(g[g["control"] == c], n_boot=0)["MAE"] for c in (False, True)}
+        rows.append({"group": group, "row": row, "test_set": test, "n_seeds": len(both),
+                     "n_subjects": len(per), "MAE_trained": mae[False], "MAE_initial": mae[True],
+                     "change": float(np.mean(trained - initial)), "change_lo": lo, "change_hi": hi,
+                     "learned": bool(hi < 0)})
+    return pd.DataFrame(rows)
+
+
+def learning_curves(specs: Iterable[RunSpec], results=None, network: str = "teacher") -> pd.DataFrame:
+    """Validation curves of the published training runs: one row per (run, validation step) of
+    ``val_log.csv`` for ``network``, with the run's group, variant, label, seed and training set,
+    and ``chosen`` marking the step validation chose (``best.json``). Validation subjects only:
+    the test subjects play no part in it. Empty when no run is published."""
+    results, _ = resolve_roots(results, None)
+    parts = []
+    for spec in specs:
+        folder = results / spec.id
+        log = folder / "val_log.csv"
+        if spec.kind != "train" or not (folder / STUDY_JSON).is_file() or not log.is_file():
+            continue
+        v = pd.read_csv(log)
+        v = v[v["network"] == network]
+        best = json.loads((folder / "best.json").read_text()) if (folder / "best.json").is_file() else {}
+        key = {k: val for k, val in spec.describe().items() if k in _KEYS}
+        key["label"] = spec.label or spec.variant
+        parts.append(v.assign(**key, chosen=v["step"] == best.get("step", -1)))
+    cols = ["id", "group", "variant", "label", "seed", "train_set", "step", "MAE", "r", "chosen"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
 def missing_table(status: pd.DataFrame) -> pd.DataFrame:

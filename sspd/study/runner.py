@@ -9,9 +9,11 @@ For each item (:class:`~sspd.study.grid.RunSpec`) the runner
    was interrupted;
 3. scores the network chosen on validation (``model_best.pt``; the last teacher,
    ``model_inference.pt``, when the recipe has no validation fold) on every test set with
-   :func:`sspd.train.report.evaluate_run`: pulses are computed once and stored
-   (``eval/pulses_<network>.npz``), then each protocol writes ``eval/<test set>/<network>-<protocol>/``
-   (summary.json, per_video.csv, per_window.csv); a reference item writes
+   :func:`sspd.train.report.evaluate_run`, and beside it the run's own initial weights
+   (``model_initial.pt``, the fair untrained control: same seed, same architecture, no
+   training); pulses are computed once and stored (``eval/pulses_<network>.npz``), then each
+   protocol writes ``eval/<test set>/<network>-<protocol>/`` (summary.json, per_video.csv,
+   per_window.csv); a reference item writes
    ``eval/<test set>/<method>-<protocol>/`` with :func:`sspd.evaluate.runner.evaluate`;
 4. copies the small artefacts (config, manifests, logs, the evaluated weights, ``eval/``,
    ``study.json``) into a hidden folder beside ``<results>/<id>/`` and renames it into place, so
@@ -38,11 +40,12 @@ from sspd.io import atomic_write_json, atomic_write_text, manifest
 from sspd.study.cost import estimate
 from sspd.study.grid import Grid, RunSpec
 
-__all__ = ["STATUSES", "default_results", "default_scratch", "item_status", "status_table",
-           "status_lines", "plan_lines", "orphans", "execute", "prepare_data", "run_grid"]
+__all__ = ["STATUSES", "CONTROL", "default_results", "default_scratch", "item_status", "status_table",
+           "status_lines", "plan_lines", "orphans", "execute", "prepare_data", "run_grid", "add_controls"]
 
 STATUSES = ("done", "pending", "running", "failed")
 STUDY_JSON, FAILED, ERROR, LOCK, TIMING = "study.json", "failed.json", "error.txt", "lock.json", "timing.json"
+CONTROL = "initial"    # the network scored beside the trained one: the run's own initial weights
 _TRAIN_FILES = ("config.json", "manifest.json", "best.json", "train_log.csv", "val_log.csv", "val_videos.csv")
 
 
@@ -244,8 +247,17 @@ def _network(work: Path) -> str:
     return "best" if (work / NETWORK_FILES["best"]).is_file() else "last"
 
 
-def _evaluate(spec: RunSpec, work: Path, protocols: Sequence[str], n_boot: int, progress: bool) -> str:
-    """Score ``spec`` on each of its test sets (``work/eval/<test set>/``); returns the method."""
+def _networks(work: Path) -> tuple[str, ...]:
+    """The trained network and, when its weights are there, the initial-weights control."""
+    from sspd.evaluate.pulses import NETWORK_FILES
+
+    return (_network(work), *((CONTROL,) if (work / NETWORK_FILES[CONTROL]).is_file() else ()))
+
+
+def _evaluate(spec: RunSpec, work: Path, protocols: Sequence[str], n_boot: int, progress: bool,
+              networks: Sequence[str] | None = None) -> str:
+    """Score ``spec`` on each of its test sets (``work/eval/<test set>/``); returns the method.
+    ``networks``: of a training item (default :func:`_networks`)."""
     from sspd.data.splits import dataset_entries
     from sspd.evaluate.methods import get_method
     from sspd.evaluate.runner import evaluate
@@ -261,7 +273,7 @@ def _evaluate(spec: RunSpec, work: Path, protocols: Sequence[str], n_boot: int, 
     for test in spec.test_sets:
         entries, dataset = dataset_entries(test, "test", split_file=spec.split_file_of(test), progress=False)
         if spec.kind == "train":     # pulses computed once, kept in work/eval/pulses_<network>.npz
-            evaluate_run(work, entries, dataset, networks=(_network(work),), classic=(), protocols=protocols,
+            evaluate_run(work, entries, dataset, networks=networks or _networks(work), classic=(), protocols=protocols,
                          n_boot=n_boot, progress=progress, subdir=f"eval/{dataset}")
         else:
             for protocol in protocols:
@@ -456,3 +468,70 @@ def run_grid(grid: Grid, *, ids: Sequence[str] | None = None, groups: Sequence[s
                 f.result()
     table = status_table(grid, results, scratch)
     return table[table["id"].isin([s.id for s in specs])].reset_index(drop=True)
+
+
+def add_controls(grid: Grid, results=None, scratch=None, *, ids: Sequence[str] | None = None,
+                 n_boot: int = 1000, progress: bool = False) -> dict[str, str]:
+    """Score the initial-weights control of training items published without it.
+
+    Items published before the runner scored the control (see step 3 of the module docstring)
+    get ``eval/<test set>/initial-<protocol>/`` and ``eval/pulses_initial.npz`` added, each
+    copied through a hidden folder renamed into place; nothing already published changes except
+    ``study.json``, which gains ``controls`` (when, and the seconds it took). The initial
+    weights are read from the scratch folder (``<scratch>/<id>/model_initial.pt``).
+    Returns ``{id: "added" | "present" | "no initial weights" | "running"}`` for every done item.
+    """
+    from sspd.evaluate.pulses import NETWORK_FILES
+
+    results, scratch = resolve_roots(results, scratch)
+    out = {}
+    for spec in grid.select(["ablation", "cross"], ids):
+        final, work = results / spec.id, scratch / spec.id
+        if spec.kind != "train" or not (final / STUDY_JSON).is_file():
+            continue
+        wanted = [final / "eval" / d.name / f"{CONTROL}-{p}" for d in sorted((final / "eval").glob("*/"))
+                  if d.is_dir() for p in grid.protocols]
+        if all((w / "summary.json").is_file() for w in wanted):
+            out[spec.id] = "present"
+            continue
+        if not (work / NETWORK_FILES[CONTROL]).is_file():
+            out[spec.id] = "no initial weights"
+            continue
+        try:
+            lock = _Lock(work).__enter__()
+        except _Busy:
+            out[spec.id] = "running"
+            continue
+        try:
+            t0 = time.time()
+            _evaluate(spec, work, grid.protocols, n_boot, progress, networks=(CONTROL,))
+            for target in wanted:
+                if not (target / "summary.json").is_file():
+                    _copy_into_place(work / "eval" / target.parent.name / target.name, target)
+            store = f"pulses_{CONTROL}.npz"
+            if not (final / "eval" / store).is_file():
+                _copy_into_place(work / "eval" / store, final / "eval" / store)
+            study = json.loads((final / STUDY_JSON).read_text())
+            study["controls"] = {"network": CONTROL, "weights": NETWORK_FILES[CONTROL], "added": _now(),
+                                 "eval_s": time.time() - t0}
+            atomic_write_json(final / STUDY_JSON, study)
+            out[spec.id] = "added"
+        finally:
+            lock.__exit__(None, None, None)
+    return out
+
+
+def _copy_into_place(source: Path, target: Path) -> None:
+    """Copy a file or folder to ``target`` (which must not exist) through a hidden sibling."""
+    if target.exists():
+        raise FileExistsError(f"{target} exists already; results are never overwritten")
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)

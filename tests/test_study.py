@@ -77,6 +77,13 @@ def test_default_grid_covers_the_issue(tmp_path):
     assert not configs["no-freq"].loss.use_freq and configs["topleft-crop"].augment.crop == "topleft"
     assert configs["s3m-depth1"].s3m_pyramid == (9,) and configs["s3m-depth2"].s3m_pyramid == (9, 7)
     assert configs["full"].s3m_pyramid == (9, 7, 5)
+    # a training item's estimate scores two networks on its test set: the chosen one and its initial weights
+    from sspd.study import cost
+
+    full = next(r for r in train if r.variant == "full" and r.group == "ablation")
+    frames = sum(cost.durations("easy-full", "test")) * cost.NOMINAL_FPS
+    assert frames > 0 and cost.estimate(full)["eval_s"] == pytest.approx(
+        2 * (frames / cost.INFER_FPS + cost.TABLE_SECONDS))
     # the released weights are a reference row only when the file exists
     weights.write_bytes(b"not really weights")
     official = [r for r in build_grid(official_weights=weights) if r.variant == "official"]

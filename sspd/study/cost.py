@@ -4,7 +4,8 @@ The estimate adds three parts, each from the item's own configuration and data s
 
     training    steps x step cost
     validation  passes x (teacher + student) x validation frames / inference speed
-    evaluation  test frames / inference speed (one network), + bootstrap overhead per table
+    evaluation  test frames / inference speed, + bootstrap overhead per table; a training
+                item scores two networks (the one validation chose and its initial weights)
 
 Measured constants (2-core development CPU, PyTorch eager, 2 threads; orders of magnitude):
 
@@ -40,6 +41,7 @@ INFER_FPS = 86.0
 CLASSIC_FPS = 4000.0
 TABLE_SECONDS = 3.0
 NOMINAL_FPS = 30.0
+CONTROLLED = 2      # networks a training item scores: the chosen one and its initial weights
 
 ASSUMPTION = (f"CPU estimate: {STEP_SECONDS:g} s per study step (12 clips x 160 differences, bf16; "
               f"scaled by clips x differences, x{FP32_FACTOR:g} in float32), inference "
@@ -115,6 +117,6 @@ def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
     validated = bool(cfg.val_every and val and math.isfinite(steps))
     n_val = math.ceil(steps / cfg.val_every) + 1 if validated else 0
     val_s = n_val * 2 * _frames(val, cfg.val_seconds) / INFER_FPS
-    eval_s = eval_frames / INFER_FPS + tables
+    eval_s = CONTROLLED * (eval_frames / INFER_FPS + tables)
     return {"steps": steps, "train_s": train_s, "val_s": val_s, "eval_s": eval_s,
             "total_s": train_s + val_s + eval_s}

@@ -433,3 +433,14 @@ def test_learning_curves_read_validation_logs_and_mark_the_chosen_step(project):
     ax = figures.learning_curves(curves)
     assert len(ax.lines) == 2 and ax.get_legend().get_texts()[0].get_text().endswith("(n=1)")
     matplotlib.pyplot.close("all")
+
+
+def test_breadth_first_runs_seed_zero_of_every_variant_before_any_seed_one(project, monkeypatch):
+    grid = build_grid("toy", **{**SMALL, "seeds": [0, 1]})
+    ran = []
+    monkeypatch.setattr(runner, "execute", lambda spec, *a, **k: ran.append(spec) or "pending")
+    runner.run_grid(grid, groups=["ablation"], max_runs=2, prepare=False, progress=False)
+    assert [(s.variant, s.seed) for s in ran] == [("full", 0), ("full", 1)]          # grid order
+    ran.clear()
+    runner.run_grid(grid, groups=["ablation"], max_runs=2, prepare=False, progress=False, breadth_first=True)
+    assert [(s.variant, s.seed) for s in ran] == [("full", 0), ("no-mdm", 0)]

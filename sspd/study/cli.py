@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", action="append", default=None, metavar="ID", help="only this item (id prefix)")
     parser.add_argument("--jobs", type=int, default=1, help="items run in parallel processes (default 1)")
     parser.add_argument("--max-runs", type=int, default=None, help="start at most this many items")
+    parser.add_argument("--breadth-first", action="store_true",
+                        help="lowest seed first: seed 0 of every variant before any seed 1")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop each training run after this many steps (resume later)")
     parser.add_argument("--retry-failed", action="store_true", help="run failed items again")
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = run_grid(grid, ids=args.only, groups=args.group, jobs=args.jobs, max_runs=args.max_runs,
                      results=args.results, scratch=args.scratch, progress=not args.quiet,
-                     n_boot=args.n_boot, retry_failed=args.retry_failed, stop_after_step=args.stop_after)
+                     n_boot=args.n_boot, retry_failed=args.retry_failed, stop_after_step=args.stop_after,
+                     breadth_first=args.breadth_first)
     if int(os.environ.get("RANK", "0")) != 0:   # under torchrun rank 0 reports
         return 0
     print("\n".join(status_lines(table)))

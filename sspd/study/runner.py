@@ -430,18 +430,23 @@ def _run_distributed(todo: list[RunSpec], protocols, results, scratch, kw) -> di
 def run_grid(grid: Grid, *, ids: Sequence[str] | None = None, groups: Sequence[str] | None = None,
              jobs: int = 1, max_runs: int | None = None, results=None, scratch=None,
              progress: bool = True, n_boot: int = 1000, retry_failed: bool = False,
-             stop_after_step: int | None = None, prepare: bool = True) -> pd.DataFrame:
+             stop_after_step: int | None = None, prepare: bool = True,
+             breadth_first: bool = False) -> pd.DataFrame:
     """Run every item of ``grid`` that is not done (or those of ``ids`` / ``groups``).
 
-    jobs:      items run at the same time, each in its own process (torch threads divided
-               among them); under torchrun (WORLD_SIZE > 1) all ranks train each item together.
-    max_runs:  start at most this many items this session (in grid order).
+    jobs:          items run at the same time, each in its own process (torch threads divided
+                   among them); under torchrun (WORLD_SIZE > 1) all ranks train each item together.
+    max_runs:      start at most this many items this session (in grid order).
+    breadth_first: lowest seed first (seed 0 of every variant, then seed 1, ...), so that a
+                   grid run a few items at a time covers every variant early; else grid order.
     Returns the status table after the session.
     """
     results, scratch = resolve_roots(results, scratch)
     specs = grid.select(groups, ids)
     runnable = {"pending", "failed"} if retry_failed else {"pending"}
     todo = [s for s in specs if item_status(s, results, scratch) in runnable]
+    if breadth_first:     # a stable sort: grid order within a seed; references (no seed) first
+        todo.sort(key=lambda s: -1 if s.seed is None else s.seed)
     if max_runs is not None:
         todo = todo[:max_runs]
     kw = dict(progress=progress and jobs == 1, n_boot=n_boot, retry_failed=retry_failed,

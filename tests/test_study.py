@@ -16,6 +16,7 @@ from conftest import noisy_pulse_frames
 from sspd.augment import AugmentConfig, local_global_views
 from sspd.data.cache import ClipCache, PreprocessConfig
 from sspd.data.recording import Recording
+from sspd.study import chapter
 from sspd.study import results as study_results
 from sspd.study import runner
 from sspd.study.grid import VARIANTS, build_grid, run_id
@@ -311,6 +312,17 @@ def test_ablation_table_marks_differences_beyond_seed_noise():
     assert not bool(flags["pos"])                                  # references are not tested
     assert table.attrs["seed_sd_dof"] == 3 and np.isfinite(table.attrs["seed_sd_pooled"])
     assert {"MAE_sd", "RMSE_lo", "r_hi", "delta_MAE", "noise_MAE"} <= set(table.columns)
+    # the subject-paired change against the full model: no-reg errs by 8 bpm more on every subject
+    paired = table.set_index("variant")
+    assert 4 < paired.loc["no-reg", "paired_delta_lo"] < paired.loc["no-reg", "paired_delta_hi"] < 8
+    assert abs(paired.loc["no-mdm", "paired_delta"]) < 1
+    assert np.isnan(paired.loc["full", "paired_delta"]) and np.isnan(paired.loc["pos", "paired_delta"])
+    res = _fake_results()
+    w = res.windows[res.windows["variant"].isin(["no-reg", "full"])]
+    direct = (w.groupby(["variant", "seed", "subject"])["abs_error"].mean().groupby(["variant", "subject"]).mean()
+              .unstack("variant").eval("`no-reg` - full").mean())
+    assert paired.loc["no-reg", "paired_delta"] == pytest.approx(direct)
+    assert "paired Δ per subject [95% CI]" in chapter.readable(table).columns
 
 
 def test_control_table_says_which_runs_learned_and_tables_leave_controls_out():

@@ -117,6 +117,8 @@ def readable(table: pd.DataFrame, index: str = "label", metrics: Sequence[str] =
         out["ΔMAE vs full"] = table["delta_MAE"].round(digits).to_numpy()
         out["seed-noise threshold"] = table["noise_MAE"].round(digits).to_numpy()
         out["exceeds seed noise"] = table["exceeds_seed_noise"].to_numpy()
+    if "paired_delta" in table:
+        out["paired Δ per subject [95% CI]"] = with_ci(table, "paired_delta", digits).to_numpy()
     if "measured_min" in table:
         out["CPU min/run"] = table["measured_min"].round(1).to_numpy()
     return out

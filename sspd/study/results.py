@@ -33,7 +33,7 @@ from sspd.study.grid import RunSpec
 from sspd.study.runner import CONTROL, STUDY_JSON, resolve_roots
 
 __all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table",
-           "subject_table", "control_table", "learning_curves", "missing_table", "cost_summary", "METRICS"]
+           "subject_table", "control_table", "paired_subject_change", "learning_curves", "missing_table", "cost_summary", "METRICS"]
 
 METRICS = ("MAE", "RMSE", "r")
 _WINDOW_COLS = ["subject", "hr_pred", "hr_gt", "error", "abs_error"]
@@ -195,7 +195,10 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     Columns: label, variant, group, n_seeds, MAE / RMSE / r with ``_lo``/``_hi`` (subject
     bootstrap of the seed mean) and ``_sd`` (over seeds), the per-seed values, ``delta_MAE``
     (minus the ``reference`` variant), ``noise_MAE`` (the seed-noise threshold, see the module
-    docstring) and ``exceeds_seed_noise``; ``rank`` (1 = lowest MAE).
+    docstring) and ``exceeds_seed_noise``; ``paired_delta`` with ``_lo``/``_hi``: the change
+    against the reference variant taken subject by subject on the same test subjects
+    (:func:`paired_subject_change`; its CI is the subject uncertainty of the difference itself);
+    ``rank`` (1 = lowest MAE).
     """
     res = res.trained()
     m = res.metrics
@@ -217,6 +220,13 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
                                   2 * s * np.sqrt(1 / table["n_seeds"] + 1 / n_ref), np.nan)
     table["exceeds_seed_noise"] = (table["group"] == "ablation") & (table["variant"] != reference) & \
         (table["delta_MAE"].abs() > table["noise_MAE"])
+    w = res.windows
+    w = w[(w["protocol"] == protocol) & (w["test_set"] == test_set) & (w["group"] == "ablation")]
+    w = w[np.isfinite(w["abs_error"].astype(float))]
+    paired = [paired_subject_change(w[w["variant"] == v], w[w["variant"] == reference], n_boot)
+              if g == "ablation" and v != reference else {} for g, v in zip(table["group"], table["variant"])]
+    for k in ("change", "change_lo", "change_hi"):
+        table[k.replace("change", "paired_delta")] = [d.get(k, np.nan) for d in paired]
     table.attrs.update(seed_sd_pooled=s, seed_sd_dof=dof, test_set=test_set)
     table = table.sort_values("MAE", kind="stable").reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
@@ -270,8 +280,6 @@ def control_table(res: StudyResults, protocol: str = "windowed", test_set: str |
     whole CI is below 0. Also the seed-mean windowed MAE of each (``MAE_trained``,
     ``MAE_initial``, as :func:`seed_bootstrap` computes them).
     """
-    from sspd.evaluate.metrics import bootstrap_ci, me
-
     w = res.windows
     w = w[(w["protocol"] == protocol) & w["group"].isin(["ablation", "cross"])]
     if test_set is not None:
@@ -287,16 +295,32 @@ def control_table(res: StudyResults, protocol: str = "windowed", test_set: str |
         g = g[g["seed"].isin(both)]
         if g.empty:
             continue
-        per = (g.groupby(["control", "seed", "subject"])["abs_error"].mean()   # per seed and subject
-               .groupby(["control", "subject"]).mean().unstack("control").dropna())
-        trained, initial = per[False].to_numpy(float), per[True].to_numpy(float)
-        lo, hi = bootstrap_ci(me, trained, initial, n_boot=n_boot, seed=seed)
+        change = paired_subject_change(g[~g["control"]], g[g["control"]], n_boot, seed)
         mae = {c: seed_bootstrap(g[g["control"] == c], n_boot=0)["MAE"] for c in (False, True)}
         rows.append({"group": group, "row": row, "test_set": test, "n_seeds": len(both),
-                     "n_subjects": len(per), "MAE_trained": mae[False], "MAE_initial": mae[True],
-                     "change": float(np.mean(trained - initial)), "change_lo": lo, "change_hi": hi,
-                     "learned": bool(hi < 0)})
+                     "n_subjects": change.pop("n_subjects"), "MAE_trained": mae[False],
+                     "MAE_initial": mae[True], **change, "learned": bool(change["change_hi"] < 0)})
     return pd.DataFrame(rows)
+
+
+def paired_subject_change(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Windowed error of ``a`` minus that of ``b`` (two sets of scored windows on the same test
+    subjects), subject by subject: each subject's seed mean of its per-seed mean absolute window
+    error, differenced on the subjects both have. Returns ``change`` (the mean over subjects,
+    bpm) with its paired subject-bootstrap 95 % CI (``change_lo``, ``change_hi``) and
+    ``n_subjects``."""
+    from sspd.evaluate.metrics import bootstrap_ci, me
+
+    def per_subject(w: pd.DataFrame) -> pd.Series:
+        w = w.assign(seed=pd.to_numeric(w["seed"], errors="coerce").fillna(-1))
+        return w.groupby(["seed", "subject"])["abs_error"].mean().groupby("subject").mean()
+
+    both = pd.concat([per_subject(a).rename("a"), per_subject(b).rename("b")], axis=1).dropna()
+    if both.empty:
+        return {"change": np.nan, "change_lo": np.nan, "change_hi": np.nan, "n_subjects": 0}
+    x, y = both["a"].to_numpy(float), both["b"].to_numpy(float)
+    lo, hi = bootstrap_ci(me, x, y, n_boot=n_boot, seed=seed)
+    return {"change": float(np.mean(x - y)), "change_lo": lo, "change_hi": hi, "n_subjects": len(both)}
 
 
 def learning_curves(specs: Iterable[RunSpec], results=None, network: str = "teacher") -> pd.DataFrame:

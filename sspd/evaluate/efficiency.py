@@ -661,7 +661,8 @@ def run_efficiency(out_dir: str | Path | None = None, quick: bool = False, **kw)
         atomic_write_json(out / "raw.json", raw)
         settings = {k: v for k, v in kw.items() if k != "on_result"} | {"quick": quick, "threads": threads}
         atomic_write_json(out / "manifest.json", manifest(
-            config=settings, git_sha=sha_start, git_sha_at_write=git_sha(), complete=complete, measurements=len(raw),
+            config=settings, git_sha=sha_start, git_sha_at_write=git_sha(), complete=complete,
+            measurements=len(raw),
             loadavg_start=load_start, loadavg_end=os.getloadavg(),
             wall_s=time.perf_counter() - t0,
             thread_control=("per (model, threads) subprocess: CPU affinity to the first N CPUs, "

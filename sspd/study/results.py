@@ -33,7 +33,8 @@ from sspd.study.grid import RunSpec
 from sspd.study.runner import CONTROL, STUDY_JSON, resolve_roots
 
 __all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table",
-           "subject_table", "control_table", "paired_subject_change", "learning_curves", "missing_table", "cost_summary", "METRICS"]
+           "subject_table", "control_table", "paired_subject_change", "learning_curves", "missing_table",
+           "cost_summary", "METRICS"]
 
 METRICS = ("MAE", "RMSE", "r")
 _WINDOW_COLS = ["subject", "hr_pred", "hr_gt", "error", "abs_error"]
@@ -54,7 +55,8 @@ class StudyResults:
         """Without the initial-weights control rows."""
         keep = ~self.metrics["control"].astype(bool) if "control" in self.metrics else slice(None)
         wkeep = ~self.windows["control"].astype(bool) if "control" in self.windows else slice(None)
-        return StudyResults(self.metrics[keep].reset_index(drop=True), self.windows[wkeep].reset_index(drop=True))
+        return StudyResults(self.metrics[keep].reset_index(drop=True),
+                            self.windows[wkeep].reset_index(drop=True))
 
     @staticmethod
     def concat(parts: Sequence["StudyResults"]) -> "StudyResults":
@@ -84,8 +86,8 @@ def collect(specs: Iterable[RunSpec], results=None, source: str = "committed") -
         for path in sorted((folder / "eval").glob("*/*/summary.json")):
             summary = json.loads(path.read_text())
             level = "window" if "window" in summary["levels"] else "video"
-            row = {**key, "control": summary["method"] == _CONTROL_METHOD, "test_set": summary["dataset"], "protocol": summary["protocol"]["name"],
-                   "method": summary["method"], "level": level, "source": source,
+            row = {**key, "control": summary["method"] == _CONTROL_METHOD, "test_set": summary["dataset"],
+                   "protocol": summary["protocol"]["name"], "method": summary["method"], "level": level, "source": source,
                    "n_subjects": summary["levels"][level].get("n_groups"), "measured_min": minutes,
                    **metrics_row(summary, level, METRICS)}
             rows.append(row)

@@ -273,8 +273,8 @@ def _evaluate(spec: RunSpec, work: Path, protocols: Sequence[str], n_boot: int, 
     for test in spec.test_sets:
         entries, dataset = dataset_entries(test, "test", split_file=spec.split_file_of(test), progress=False)
         if spec.kind == "train":     # pulses computed once, kept in work/eval/pulses_<network>.npz
-            evaluate_run(work, entries, dataset, networks=networks or _networks(work), classic=(), protocols=protocols,
-                         n_boot=n_boot, progress=progress, subdir=f"eval/{dataset}")
+            evaluate_run(work, entries, dataset, networks=networks or _networks(work), classic=(),
+                         protocols=protocols, n_boot=n_boot, progress=progress, subdir=f"eval/{dataset}")
         else:
             for protocol in protocols:
                 evaluate(method, entries, protocol, work / "eval" / dataset / f"{name}-{protocol}",

@@ -350,6 +350,10 @@ def test_control_table_says_which_runs_learned_and_tables_leave_controls_out():
     notes = [t.get_text() for t in ax.texts if "[" in t.get_text()]
     assert len(notes) == 2 and notes[0].startswith("-")                      # full: a negative change
     figures.control_figure(pd.DataFrame())
+    # the ranked plot's seed dots are the trained runs, never their initial weights
+    ax = figures.ablation_ranking(study_results.ablation_table(res, n_boot=20), per_run=res.metrics)
+    dots = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections if len(c.get_offsets())])
+    assert len(dots) and dots.max() < 15
     matplotlib.pyplot.close("all")
 
 

@@ -63,6 +63,8 @@ def ablation_ranking(table: pd.DataFrame, per_run: pd.DataFrame | None = None, m
     if table.empty:
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
         return ax
+    if per_run is not None and "control" in per_run:     # seed dots are trained networks only
+        per_run = per_run[~per_run["control"].astype(bool)]
     y = np.arange(len(table))
     for i, row in table.iterrows():
         ref = row["group"] == "reference"

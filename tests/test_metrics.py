@@ -75,3 +75,13 @@ def test_invalid_inputs():
         M.mae([1, 2], [1])
     with pytest.raises(ValueError, match="NaN"):
         M.mae([1, np.nan], [1, 2])
+
+
+def test_paired_change_is_the_mean_difference_with_a_paired_ci_and_its_sign():
+    rng = np.random.default_rng(0)
+    b = rng.uniform(1, 10, 12)
+    worse = M.paired_change(b + 2.0 + rng.normal(0, 0.1, 12), b, n_boot=300)
+    assert worse["change"] == pytest.approx(2.0, abs=0.1) and worse["sign"] == 1
+    assert 1.8 < worse["change_lo"] < worse["change"] < worse["change_hi"] < 2.2   # pairing removes b's spread
+    assert M.paired_change(b - 2.0, b, n_boot=100)["sign"] == -1
+    assert M.paired_change(b + rng.normal(0, 1, 12), b, n_boot=300)["sign"] == 0

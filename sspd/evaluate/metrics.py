@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["me", "sd", "mae", "rmse", "mape", "pearson_r", "ccc", "mae_se", "bland_altman",
+__all__ = ["paired_change", "me", "sd", "mae", "rmse", "mape", "pearson_r", "ccc", "mae_se", "bland_altman",
            "bootstrap_ci", "summarize", "METRICS"]
 
 
@@ -124,6 +124,18 @@ def bootstrap_ci(metric: Callable, pred, true, groups=None, n_boot: int = 1000, 
     p, t = _pair(pred, true)
     rng = np.random.default_rng(seed)
     return _percentile_ci(metric, p, t, _boot_indices(len(p), groups, n_boot, rng), level)
+
+
+def paired_change(a, b, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Mean of ``a - b`` (per-unit errors under two conditions, on the same units, e.g. subjects;
+    bpm) with its paired 95 % percentile bootstrap CI (units resampled together).
+
+    Returns ``{"change", "change_lo", "change_hi", "sign"}``; ``sign`` is 1 when the whole CI is
+    above 0, -1 when below, 0 when it includes 0.
+    """
+    lo, hi = bootstrap_ci(me, a, b, n_boot=n_boot, seed=seed)
+    return {"change": me(a, b), "change_lo": lo, "change_hi": hi,
+            "sign": 1 if lo > 0 else -1 if hi < 0 else 0}
 
 
 def _percentile_ci(metric, p, t, index_sets, level=0.95) -> tuple[float, float]:

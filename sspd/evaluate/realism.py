@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from sspd.errors import DataError
+from sspd.evaluate.metrics import paired_change
 from sspd.io import atomic_path, atomic_write_json, atomic_write_text, manifest
 
 __all__ = ["MIMICS", "PUBLISHED", "PROTOCOL", "CLASSIC_DEFAULT", "ABLATION_FACTORS", "PROBE_FACTORS",
@@ -474,16 +475,6 @@ def ablation_table(out_root: str | Path | None = None, base: str = "still",
     return long
 
 
-def _paired_change(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict:
-    """Mean of a - b (per-subject errors under two conditions, same subjects) with its paired 95 % bootstrap CI;
-    ``sign`` is 1 when the whole CI is above 0, -1 when below, 0 when it includes 0."""
-    from sspd.evaluate.metrics import bootstrap_ci, me
-
-    lo, hi = bootstrap_ci(me, a, b, n_boot=n_boot, seed=seed)
-    return {"change": float(np.mean(a - b)), "change_lo": lo, "change_hi": hi,
-            "sign": 1 if lo > 0 else -1 if hi < 0 else 0}
-
-
 def ablation_verdicts(out_root: str | Path | None = None, base: str = "still",
                       factors=ABLATION_FACTORS + PROBE_FACTORS, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per method and switched-off nuisance: the change in video MAE (bpm) with a **paired** 95 % bootstrap CI.
@@ -514,7 +505,7 @@ def ablation_verdicts(out_root: str | Path | None = None, base: str = "still",
             if not len(common):
                 continue
             a, b = off[common].to_numpy(float), ref[common].to_numpy(float)
-            change = _paired_change(a, b, n_boot, seed)
+            change = paired_change(a, b, n_boot, seed)
             verdict = {-1: "better with it off", 1: "worse with it off", 0: "not resolved"}[change.pop("sign")]
             method = json.loads((unmodified / "summary.json").read_text())["method"]
             rows.append({"method": method, "condition": label, "n": len(common), "MAE unmodified": b.mean(),
@@ -553,7 +544,7 @@ def walk_verdicts(folder: str | Path, unit: str = "window", n_boot: int = 1000, 
             if not len(common):
                 continue
             a, b = at_level[common].to_numpy(float), ref[common].to_numpy(float)
-            change = _paired_change(a, b, n_boot, seed)
+            change = paired_change(a, b, n_boot, seed)
             verdict = {1: "worse", -1: "better", 0: "not resolved"}[change.pop("sign")]
             rows.append({"factor": factor, "method": method, "reference": reference, "level": level,
                          "n": len(common), "MAE reference": b.mean(), "MAE level": a.mean(), **change,

@@ -299,19 +299,20 @@ def control_table(res: StudyResults, protocol: str = "windowed", test_set: str |
             continue
         change = paired_subject_change(g[~g["control"]], g[g["control"]], n_boot, seed)
         mae = {c: seed_bootstrap(g[g["control"] == c], n_boot=0)["MAE"] for c in (False, True)}
+        learned = change.pop("sign") == -1
         rows.append({"group": group, "row": row, "test_set": test, "n_seeds": len(both),
                      "n_subjects": change.pop("n_subjects"), "MAE_trained": mae[False],
-                     "MAE_initial": mae[True], **change, "learned": bool(change["change_hi"] < 0)})
+                     "MAE_initial": mae[True], **change, "learned": learned})
     return pd.DataFrame(rows)
 
 
 def paired_subject_change(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
     """Windowed error of ``a`` minus that of ``b`` (two sets of scored windows on the same test
     subjects), subject by subject: each subject's seed mean of its per-seed mean absolute window
-    error, differenced on the subjects both have. Returns ``change`` (the mean over subjects,
-    bpm) with its paired subject-bootstrap 95 % CI (``change_lo``, ``change_hi``) and
-    ``n_subjects``."""
-    from sspd.evaluate.metrics import bootstrap_ci, me
+    error, differenced on the subjects both have. Returns
+    :func:`sspd.evaluate.metrics.paired_change` of those (``change``, the mean over subjects in
+    bpm, its paired subject-bootstrap 95 % CI and ``sign``) and ``n_subjects``."""
+    from sspd.evaluate.metrics import paired_change
 
     def per_subject(w: pd.DataFrame) -> pd.Series:
         w = w.assign(seed=pd.to_numeric(w["seed"], errors="coerce").fillna(-1))
@@ -319,10 +320,9 @@ def paired_subject_change(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 1000, 
 
     both = pd.concat([per_subject(a).rename("a"), per_subject(b).rename("b")], axis=1).dropna()
     if both.empty:
-        return {"change": np.nan, "change_lo": np.nan, "change_hi": np.nan, "n_subjects": 0}
-    x, y = both["a"].to_numpy(float), both["b"].to_numpy(float)
-    lo, hi = bootstrap_ci(me, x, y, n_boot=n_boot, seed=seed)
-    return {"change": float(np.mean(x - y)), "change_lo": lo, "change_hi": hi, "n_subjects": len(both)}
+        return {"change": np.nan, "change_lo": np.nan, "change_hi": np.nan, "sign": 0, "n_subjects": 0}
+    return {**paired_change(both["a"].to_numpy(float), both["b"].to_numpy(float), n_boot, seed),
+            "n_subjects": len(both)}
 
 
 def learning_curves(specs: Iterable[RunSpec], results=None, network: str = "teacher") -> pd.DataFrame:

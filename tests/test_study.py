@@ -341,6 +341,8 @@ def test_control_table_says_which_runs_learned_and_tables_leave_controls_out():
         b = fn(res) if fn is study_results.subject_table else fn(res, n_boot=50)
         pd.testing.assert_frame_equal(a, b)
     assert study_results.control_table(plain).empty
+    assert res.without_control() == ["no-reg0", "no-reg1"]                   # trained runs, no control rows
+    assert plain.without_control() == ["full0", "full1", "no-mdm0", "no-mdm1", "no-reg0", "no-reg1"]
     import matplotlib
 
     matplotlib.use("Agg")

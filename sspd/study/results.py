@@ -58,6 +58,13 @@ class StudyResults:
         return StudyResults(self.metrics[keep].reset_index(drop=True),
                             self.windows[wkeep].reset_index(drop=True))
 
+    def without_control(self) -> list[str]:
+        """Ids of the training runs published without their initial-weights control
+        (``python -m sspd study --add-controls`` scores it)."""
+        m = self.metrics
+        trained = set(m.loc[m["kind"] == "train", "id"])
+        return sorted(trained - set(m.loc[m["control"].astype(bool), "id"])) if "control" in m else sorted(trained)
+
     @staticmethod
     def concat(parts: Sequence["StudyResults"]) -> "StudyResults":
         parts = [p for p in parts if len(p)]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import scipy.stats
 import pandas as pd
 import pytest
 import torch
@@ -323,6 +324,29 @@ def test_ablation_table_marks_differences_beyond_seed_noise():
               .unstack("variant").eval("`no-reg` - full").mean())
     assert paired.loc["no-reg", "paired_delta"] == pytest.approx(direct)
     assert "paired Δ per subject [95% CI]" in chapter.readable(table).columns
+
+
+def test_seed_noise_test_is_students_t_on_the_pooled_sd_with_holm_over_variants():
+    # two variants only: the pooled-SD test is the equal-variance two-sample t test of seed MAEs
+    res = _fake_results(variants=("full", "no-reg"), seeds=(0, 1, 2), shift={"full": 0.0, "no-reg": 1.0})
+    table = study_results.ablation_table(res, n_boot=50).set_index("variant")
+    m = res.metrics[res.metrics["group"] == "ablation"]
+    direct = scipy.stats.ttest_ind(m[m.variant == "no-reg"]["MAE"], m[m.variant == "full"]["MAE"])
+    assert table.loc["no-reg", "p_seed"] == pytest.approx(direct.pvalue)
+    assert table.loc["no-reg", "exceeds_seed_noise"] == (direct.pvalue < 0.05)
+    half_width = table.loc["no-reg", "noise_MAE"]     # the threshold is where p crosses 0.05
+    se = half_width / scipy.stats.t.ppf(0.975, 4)
+    assert 2 * scipy.stats.t.sf(half_width / se, 4) == pytest.approx(0.05)
+    # three variants: Holm multiplies the smallest p by 2 (the variants tested), then steps down
+    table = study_results.ablation_table(_fake_results(), n_boot=50).set_index("variant")
+    p = table.loc[["no-mdm", "no-reg"], "p_seed"].sort_values()
+    assert table.loc[p.index[0], "p_holm"] == pytest.approx(min(1.0, 2 * p.iloc[0]))
+    assert table.loc[p.index[1], "p_holm"] == pytest.approx(max(min(1.0, 2 * p.iloc[0]), p.iloc[1]))
+    assert np.isnan(table.loc["full", "p_seed"]) and np.isnan(table.loc["pos", "p_holm"])
+    assert bool(table.loc["no-reg", "survives_holm"]) and not bool(table.loc["no-mdm", "survives_holm"])
+    # one seed each: no degrees of freedom, so nothing can exceed seed noise
+    table = study_results.ablation_table(_fake_results(seeds=(0,)), n_boot=50)
+    assert not table["exceeds_seed_noise"].any() and table["p_seed"].isna().all()
 
 
 def test_control_table_says_which_runs_learned_and_tables_leave_controls_out():

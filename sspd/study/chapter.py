@@ -117,6 +117,9 @@ def readable(table: pd.DataFrame, index: str = "label", metrics: Sequence[str] =
         out["ΔMAE vs full"] = table["delta_MAE"].round(digits).to_numpy()
         out["seed-noise threshold"] = table["noise_MAE"].round(digits).to_numpy()
         out["exceeds seed noise"] = table["exceeds_seed_noise"].to_numpy()
+        if "p_seed" in table:
+            out["p (seeds)"] = table["p_seed"].round(3).to_numpy()
+            out["p (Holm)"] = table["p_holm"].round(3).to_numpy()
     if "paired_delta" in table:
         out["paired Δ per subject [95% CI]"] = with_ci(table, "paired_delta", digits).to_numpy()
     if "measured_min" in table:

@@ -53,12 +53,20 @@ def plan_figure(status: pd.DataFrame, ax=None, title: str | None = None):
     return ax
 
 
+def _stars(row) -> str:
+    """``** `` survives Holm's correction, ``* `` exceeds seed noise uncorrected, else nothing."""
+    if row.get("survives_holm"):
+        return "** "
+    return "* " if row.get("exceeds_seed_noise") else ""
+
+
 def ablation_ranking(table: pd.DataFrame, per_run: pd.DataFrame | None = None, metric: str = "MAE",
                      ax=None, title: str | None = None):
     """Ranked rows of :func:`sspd.study.results.ablation_table`: the seed-mean ``metric`` with
     its subject-bootstrap 95 % CI (bar), each seed's value (dots, from ``per_run`` metrics
     rows), the full model's value (dashed line) and the seed-noise band around it; rows whose
-    difference from the full model exceeds seed noise are starred. References are grey."""
+    difference from the full model exceeds seed noise are starred (``*``; ``**`` when it also
+    survives Holm's correction over the variants). References are grey."""
     ax = _axes(ax, (8, 0.42 * max(len(table), 1) + 1.4))
     if table.empty:
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
@@ -86,7 +94,7 @@ def ablation_ranking(table: pd.DataFrame, per_run: pd.DataFrame | None = None, m
         if noise.notna().any():
             band = float(noise.min())
             ax.axvspan(value - band, value + band, color="C0", alpha=0.1, label="seed-noise threshold")
-    labels = [f"{'* ' if r.get('exceeds_seed_noise') else ''}{r['label']}"
+    labels = [f"{_stars(r)}{r['label']}"
               + (f" (n={int(r['n_seeds'])})" if r["group"] == "ablation" and "n_seeds" in r else "")
               for _, r in table.iterrows()]
     ax.set_yticks(y)

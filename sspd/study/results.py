@@ -9,9 +9,14 @@ Uncertainty, two kinds, reported side by side:
   several seeds the resampled statistic is the seed-mean metric (each seed scored on the same
   resampled subjects), so the interval is that of the number in the table;
 - *seeds*: the standard deviation over training seeds. A variant's difference from the full
-  model "exceeds seed noise" when ``|delta| > 2 s sqrt(1/n_v + 1/n_full)``, with ``s`` the
+  model "exceeds seed noise" when ``|delta| > t s sqrt(1/n_v + 1/n_full)``, with ``s`` the
   seed SD pooled over every ablation variant (each contributes its deviations from its own
-  mean) and ``n`` the seeds of each: about a two-sided 95 % test of two means.
+  mean, ``dof`` degrees of freedom in all), ``n`` the seeds of each and ``t`` the 97.5 %
+  quantile of Student's t with ``dof`` degrees of freedom: a two-sided 5 % test of two means
+  (``p_seed``). With a handful of seeds ``dof`` is small and ``t`` large (4.30 at 2 dof), so
+  the threshold is honest about how little a few seeds say. Many variants are tested against
+  the same full model, so ``p_holm`` adds Holm's step-down correction over them
+  (``statsmodels``): a difference that survives it is unlikely to be one lucky variant of many.
 
 Every training item is also scored with its own initial weights (the runner's control):
 those rows have ``control`` True. The ablation, cross-dataset and per-subject tables leave
@@ -27,6 +32,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.stats
+from statsmodels.stats.multitest import multipletests
 
 from sspd.evaluate.runner import metrics_row
 from sspd.study.grid import RunSpec
@@ -204,7 +211,8 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     Columns: label, variant, group, n_seeds, MAE / RMSE / r with ``_lo``/``_hi`` (subject
     bootstrap of the seed mean) and ``_sd`` (over seeds), the per-seed values, ``delta_MAE``
     (minus the ``reference`` variant), ``noise_MAE`` (the seed-noise threshold, see the module
-    docstring) and ``exceeds_seed_noise``; ``paired_delta`` with ``_lo``/``_hi``: the change
+    docstring), ``exceeds_seed_noise``, ``p_seed`` (the two-sided p of that test), ``p_holm``
+    (Holm-corrected over the variants tested) and ``survives_holm``; ``paired_delta`` with ``_lo``/``_hi``: the change
     against the reference variant taken subject by subject on the same test subjects
     (:func:`paired_subject_change`; its CI is the subject uncertainty of the difference itself);
     ``rank`` (1 = lowest MAE).
@@ -225,10 +233,18 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     ref = table[(table["group"] == "ablation") & (table["variant"] == reference)]
     table["delta_MAE"] = table["MAE"] - (float(ref["MAE"].iloc[0]) if len(ref) else np.nan)
     n_ref = int(ref["n_seeds"].iloc[0]) if len(ref) else np.nan
-    table["noise_MAE"] = np.where(table["group"] == "ablation",
-                                  2 * s * np.sqrt(1 / table["n_seeds"] + 1 / n_ref), np.nan)
-    table["exceeds_seed_noise"] = (table["group"] == "ablation") & (table["variant"] != reference) & \
-        (table["delta_MAE"].abs() > table["noise_MAE"])
+    tested = (table["group"] == "ablation") & (table["variant"] != reference)
+    se = s * np.sqrt(1 / table["n_seeds"] + 1 / n_ref)          # SE of a difference of seed means
+    t_crit = scipy.stats.t.ppf(0.975, dof) if dof > 0 else np.nan
+    table["noise_MAE"] = np.where(table["group"] == "ablation", t_crit * se, np.nan)
+    table["p_seed"] = np.where(tested, 2 * scipy.stats.t.sf(table["delta_MAE"].abs() / se, dof)
+                               if dof > 0 else np.nan, np.nan)
+    table["exceeds_seed_noise"] = tested & (table["delta_MAE"].abs() > table["noise_MAE"])
+    table["p_holm"] = np.nan
+    finite = tested & table["p_seed"].notna()
+    if finite.any():
+        table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_seed"], method="holm")[1]
+    table["survives_holm"] = tested & (table["p_holm"] < 0.05)
     w = res.windows
     w = w[(w["protocol"] == protocol) & (w["test_set"] == test_set) & (w["group"] == "ablation")]
     w = w[np.isfinite(w["abs_error"].astype(float))]

@@ -174,6 +174,16 @@ def test_run_resume_skip_and_small_artefacts(project, monkeypatch):
     assert set(res.metrics["method"]) == {"sspd-best", "sspd-initial", "green"} and len(res.windows) == 3
     assert res.metrics.groupby("method")["control"].first().to_dict() == {
         "green": False, "sspd-best": False, "sspd-initial": True}
+    # the precision each run trained in comes from its manifests, a resumption included
+    first = json.loads((final / "manifest.json").read_text())["autocast"] or "float32"
+    assert set(res.metrics.dropna(subset=["precision"])["precision"]) == {first}
+    assert res.metrics.loc[res.metrics["method"] == "green", "precision"].isna().all()
+    resumed = final / "manifest_resumed_step0001.json"
+    backup = resumed.read_bytes()
+    other = "bfloat16" if first == "float32" else "float32"
+    resumed.write_text(json.dumps({**json.loads(backup), "autocast": other}))
+    assert study_results.precision_counts(study_results.collect(grid, results)) == f"{first}+{other} x1"
+    resumed.write_bytes(backup)
     # an item published before the control existed gets it added; nothing else changes
     shutil.rmtree(final / "eval/toy/initial-toolbox")
     (final / "eval/pulses_initial.npz").unlink()

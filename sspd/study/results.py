@@ -41,7 +41,7 @@ from sspd.study.runner import CONTROL, STUDY_JSON, resolve_roots
 
 __all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table",
            "subject_table", "control_table", "paired_subject_change", "learning_curves", "missing_table",
-           "cost_summary", "METRICS"]
+           "cost_summary", "precision_counts", "METRICS"]
 
 METRICS = ("MAE", "RMSE", "r")
 _WINDOW_COLS = ["subject", "hr_pred", "hr_gt", "error", "abs_error"]
@@ -95,6 +95,7 @@ def collect(specs: Iterable[RunSpec], results=None, source: str = "committed") -
             continue
         study = json.loads((folder / STUDY_JSON).read_text())
         minutes = study.get("timing", {}).get("total_s", np.nan) / 60
+        precision = _training_precision(folder) if spec.kind == "train" else None
         key = {k: v for k, v in spec.describe().items() if k in _KEYS}
         key["label"] = spec.label or spec.variant
         for path in sorted((folder / "eval").glob("*/*/summary.json")):
@@ -103,6 +104,7 @@ def collect(specs: Iterable[RunSpec], results=None, source: str = "committed") -
             row = {**key, "control": summary["method"] == _CONTROL_METHOD, "test_set": summary["dataset"],
                    "protocol": summary["protocol"]["name"], "method": summary["method"], "level": level, "source": source,
                    "n_subjects": summary["levels"][level].get("n_groups"), "measured_min": minutes,
+                   "precision": precision,
                    **metrics_row(summary, level, METRICS)}
             rows.append(row)
             per_window = path.parent / ("per_window.csv" if level == "window" else "per_video.csv")
@@ -110,13 +112,32 @@ def collect(specs: Iterable[RunSpec], results=None, source: str = "committed") -
                 w = pd.read_csv(per_window, dtype={"subject": str})
                 w = w[[c for c in _WINDOW_COLS if c in w]]
                 windows.append(w.assign(**{k: row[k] for k in (*_KEYS, "test_set", "protocol")}))
-    cols = [*_KEYS, "test_set", "protocol", "method", "level", "source", "n", "n_subjects", "measured_min"]
+    cols = [*_KEYS, "test_set", "protocol", "method", "level", "source", "n", "n_subjects", "measured_min",
+            "precision"]
     metrics = pd.DataFrame(rows)
     if metrics.empty:
         metrics = pd.DataFrame(columns=cols + [f"{m}{s}" for m in METRICS for s in ("", "_lo", "_hi")])
     win = (pd.concat(windows, ignore_index=True) if windows
            else pd.DataFrame(columns=[*_WINDOW_COLS, *_KEYS, "test_set", "protocol"]))
     return StudyResults(metrics, win)
+
+
+def _training_precision(folder: Path) -> str:
+    """The precision the networks of a published run trained in, from its manifests (the first
+    session's and each resumption's): "bfloat16", "float32", or both joined by "+" in the order
+    the sessions ran, when a resumption ran on a CPU of another kind."""
+    paths = [folder / "manifest.json", *sorted(folder.glob("manifest_resumed_step*.json"))]
+    seen = [json.loads(p.read_text()).get("autocast") or "float32" for p in paths if p.is_file()]
+    return "+".join(dict.fromkeys(seen)) or "unknown"
+
+
+def precision_counts(res: StudyResults) -> str:
+    """One line: how many published runs trained in each precision (``bfloat16 x5, float32 x2``)."""
+    m = res.trained().metrics
+    if m.empty or "precision" not in m:
+        return "no trained runs"
+    counts = m[m["precision"].notna()].drop_duplicates("id")["precision"].value_counts()
+    return ", ".join(f"{k} x{v}" for k, v in counts.items()) or "no trained runs"
 
 
 # ----------------------------------------------------------------------------- bootstrap

@@ -14,7 +14,9 @@ Recipes (``TrainConfig.from_recipe(name, **overrides)``; ``RECIPES`` lists them)
     * the paper's effective batch of 12 clips, reached by accumulating 6 micro-batches of 2
       (BatchNorm sees 2 clips at a time): with 2 clips per step the backbone gradients of two
       batches agree in sign only half the time, and training does not learn;
-    * bf16 autocast for the networks (1.5x faster on this CPU; the losses stay in float32);
+    * bf16 autocast for the networks (1.5x faster on a CPU with native bf16; the losses stay in
+      float32). A CPU without native bf16 (AVX2-only, say) trains in float32 instead, since
+      emulated bf16 is 20-40x slower there (``benchmarks/bench_train.py``);
     * a fixed budget of 40 optimiser steps with the EMA schedule spanning it (the first run,
       70 steps on easy-full, made most of its validation gain in the first 10-20 steps and ran
       past the 45 minutes); the windows are drawn epoch by epoch, one per video per epoch, as
@@ -76,7 +78,8 @@ class TrainConfig:
                        biases and 1-D norm parameters).
     ema_m0:            initial EMA momentum; cosine schedule to 1 over all iterations.
     amp:               "auto" (fp16 autocast + GradScaler on CUDA, off on CPU), "on" (fp16,
-                       CUDA only), "bf16" (bfloat16 autocast, CPU or CUDA) or "off".
+                       CUDA only), "bf16" (bfloat16 autocast, CPU or CUDA; float32 on a CPU
+                       that would only emulate bf16) or "off".
     seed:              seeds Python, numpy, torch, the clip sampler and the augmentations.
     num_workers:       DataLoader worker processes (0 = load in the main process).
     device:            "auto" (CUDA when available), "cpu" or "cuda[:k]".

@@ -108,7 +108,7 @@ def ablation_ranking(table: pd.DataFrame, per_run: pd.DataFrame | None = None, m
     if title is None and not (table["group"] == "ablation").any():
         title = f"no ablation run done yet: reference methods on {where} (bars: 95 % subject bootstrap)"
     ax.set_title(title or f"ablations on {where} (bars: 95 % subject bootstrap; dots: seeds; "
-                 f"* exceeds seed noise)", fontsize=9)
+                 f"* exceeds seed noise, ** also after Holm)", fontsize=9)
     return ax
 
 

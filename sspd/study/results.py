@@ -257,7 +257,7 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     tested = (table["group"] == "ablation") & (table["variant"] != reference)
     se = s * np.sqrt(1 / table["n_seeds"] + 1 / n_ref)          # SE of a difference of seed means
     t_crit = scipy.stats.t.ppf(0.975, dof) if dof > 0 else np.nan
-    table["noise_MAE"] = np.where(table["group"] == "ablation", t_crit * se, np.nan)
+    table["noise_MAE"] = np.where(tested, t_crit * se, np.nan)
     table["p_seed"] = np.where(tested, 2 * scipy.stats.t.sf(table["delta_MAE"].abs() / se, dof)
                                if dof > 0 else np.nan, np.nan)
     table["exceeds_seed_noise"] = tested & (table["delta_MAE"].abs() > table["noise_MAE"])

@@ -67,8 +67,22 @@ def test_default_grid_covers_the_issue(tmp_path):
     assert all(r.test_sets == ("still-full", "motion-full", "hard-full") for r in cross)
     assert pd.Series([r.train_set for r in cross]).value_counts().min() >= 2
     refs = [r for r in grid if r.kind == "reference"]
-    assert {r.variant for r in refs} == {"pos", "chrom", "green"}
+    classic = [r for r in refs if not r.variant.startswith("orppg:")]
+    assert {r.variant for r in classic} == {"pos", "chrom", "green"}
     assert {r.test_sets[0] for r in refs} == {"easy-full", "still-full", "motion-full", "hard-full"}
+    # the pretrained peers are reference rows too, named by the package release that holds their weights
+    from importlib.metadata import version
+
+    from sspd.study.grid import PEER_METHODS, available_peers
+
+    peers = [r for r in refs if r.variant.startswith("orppg:")]
+    assert {r.variant for r in peers} == set(available_peers(PEER_METHODS)) and len(peers) == 4 * len(
+        available_peers(PEER_METHODS))
+    physnet = next(r for r in peers if r.variant == "orppg:PhysNet.pure")
+    assert physnet.label == "PhysNet (PURE-trained)"
+    assert physnet.config == {"method": "orppg:PhysNet.pure", "package": f"open-rppg=={version('open-rppg')}"}
+    assert not [r for r in build_grid(peers=()) if r.variant.startswith("orppg:")]
+    assert available_peers(["orppg:NoSuchNet.pure", "orppg:TSCAN.rlap"]) == ["orppg:TSCAN.rlap"]
     # variants are overrides of the study recipe, with the real config fields
     configs = {r.variant: r.train_config() for r in train if r.seed == 0 and r.group == "ablation"}
     assert configs["full"].recipe == "study" and configs["full"].data == "easy-full"
@@ -86,6 +100,12 @@ def test_default_grid_covers_the_issue(tmp_path):
     frames = sum(cost.durations("easy-full", "test")) * cost.NOMINAL_FPS
     assert frames > 0 and cost.estimate(full)["eval_s"] == pytest.approx(
         2 * (frames / cost.INFER_FPS + cost.TABLE_SECONDS))
+    # a peer's estimate runs at its architecture's measured speed (the committed efficiency table)
+    speeds = pd.read_csv(os.path.join(os.path.dirname(__file__), "..", "data", "results", "efficiency",
+                                      "efficiency.csv")).set_index("model")["latency_ms_1t"]
+    peer_frames = sum(cost.durations(physnet.test_sets[0], "test")) * cost.NOMINAL_FPS
+    assert cost.estimate(physnet)["eval_s"] == pytest.approx(
+        peer_frames * speeds["PhysNet"] / 1000 + cost.TABLE_SECONDS)
     # the released weights are a reference row only when the file exists
     weights.write_bytes(b"not really weights")
     official = [r for r in build_grid(official_weights=weights) if r.variant == "official"]
@@ -194,6 +214,24 @@ def test_run_resume_skip_and_small_artefacts(project, monkeypatch):
     assert json.loads((final / "study.json").read_text())["controls"]["weights"] == "model_initial.pt"
     assert runner.add_controls(grid, n_boot=10) == {spec.id: "present"}
     assert not [p for p in final.rglob(".*")]                                   # no half-copied folder
+
+
+def test_a_peer_reference_is_published_under_a_portable_folder_name(project, monkeypatch):
+    """Peer names hold a colon (``orppg:PhysNet.pure``); their result folders must not. The peer
+    itself is replaced by GREEN here (the real one needs JAX and its weights: minutes, not seconds)."""
+    import sspd.evaluate.methods as methods
+
+    real = methods.get_method
+    monkeypatch.setattr(methods, "get_method", lambda name, **kw: real("green"))
+    results, _ = _roots(project)
+    grid = build_grid("toy", **{**SMALL, "variants": [], "references": (), "peers": ("orppg:PhysNet.pure",)})
+    (spec,) = grid.select(["reference"])
+    assert runner.run_grid(grid, n_boot=10, progress=False)["status"].tolist() == ["done"]
+    folders = [p.relative_to(results / spec.id).as_posix() for p in (results / spec.id).rglob("*") if p.is_dir()]
+    assert "eval/toy/orppg-PhysNet.pure-toolbox" in folders and not [f for f in folders if ":" in f]
+    res = study_results.collect(grid, results)
+    assert res.metrics["method"].tolist() == ["orppg:PhysNet.pure"]
+    assert res.metrics["label"].tolist() == ["PhysNet (PURE-trained)"]
 
 
 def test_failure_is_reported_and_never_published(project, monkeypatch, capsys):

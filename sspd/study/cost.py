@@ -16,6 +16,9 @@ Measured constants (2-core development CPU, PyTorch eager, 2 threads; orders of 
   :data:`FP32_FACTOR` times more (``benchmarks/bench_train.py`` measures both on your machine).
 - :data:`INFER_FPS` = 86 frames/s of the inference network (book/method_reference.md §15); the
   same run's validation passes (6 videos x 20 s, two networks) took about 80 s, i.e. 90 frames/s.
+- pretrained peers (``orppg:...``): 1000 / ``latency_ms_1t`` frames/s of their architecture in the
+  committed efficiency table (``data/results/efficiency/efficiency.csv``, one thread), or
+  :data:`INFER_FPS` where it has no row;
 - :data:`CLASSIC_FPS` = 4000 frames/s for POS/CHROM/GREEN (POS measured at 4400, CHROM and
   GREEN at 7100, on ``still``'s test videos), and :data:`TABLE_SECONDS` = 3 s per result table
   (the bootstrap of its CIs).
@@ -25,14 +28,16 @@ a synthetic preset that is not on disk yet is not included.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
 
+from sspd.model.fast import bf16_supported
 from sspd.study.grid import RunSpec
 
 __all__ = ["STEP_SECONDS", "FP32_FACTOR", "INFER_FPS", "CLASSIC_FPS", "TABLE_SECONDS", "ASSUMPTION",
-           "durations", "estimate"]
+           "durations", "estimate", "peer_fps"]
 
 STEP_SECONDS = 45.0
 STEP_REFERENCE_CLIP_DIFFS = 12 * 160     # clips x differences of the measured step
@@ -86,6 +91,29 @@ def durations(dataset: str, split: str, split_file: str | None = None,
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _peer_speeds() -> dict[str, float]:
+    """{peer name: frames/s at one thread} from the committed efficiency table ({} without it)."""
+    import pandas as pd
+
+    from sspd.paths import project_root
+
+    path = project_root() / "data" / "results" / "efficiency" / "efficiency.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path)
+    speeds = {}
+    for _, row in table.dropna(subset=["peer_names", "latency_ms_1t"]).iterrows():
+        for name in str(row["peer_names"]).split():
+            speeds[name] = 1000.0 / float(row["latency_ms_1t"])
+    return speeds
+
+
+def peer_fps(method: str) -> float:
+    """Frames/s of a pretrained peer on one thread (:data:`INFER_FPS` when not measured)."""
+    return _peer_speeds().get(method, INFER_FPS)
+
+
 def _frames(seconds: list[float], cap: float | None = None) -> float:
     return sum((s if cap is None else min(s, cap)) * NOMINAL_FPS for s in seconds)
 
@@ -97,7 +125,9 @@ def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
     eval_frames = sum(_frames(durations(t, "test", spec.split_file_of(t))) for t in spec.test_sets)
     tables = TABLE_SECONDS * len(spec.test_sets) * n_protocols
     if spec.kind == "reference":
-        fps = INFER_FPS if spec.config.get("method") == "sspd" else CLASSIC_FPS
+        method = spec.config.get("method", "")
+        fps = (peer_fps(method) if method.startswith("orppg:")
+               else INFER_FPS if method == "sspd" else CLASSIC_FPS)
         eval_s = eval_frames / fps + tables
         return {"steps": 0, "train_s": 0.0, "val_s": 0.0, "eval_s": eval_s, "total_s": eval_s}
     cfg = spec.train_config()
@@ -111,8 +141,8 @@ def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
         steps = math.ceil(cfg.epochs * len(fit) * cfg.windows_per_video / cfg.effective_batch)
         steps = min(steps, cfg.max_steps) if cfg.max_steps is not None else steps
     step_s = STEP_SECONDS * cfg.effective_batch * cfg.T / STEP_REFERENCE_CLIP_DIFFS
-    if cfg.amp not in ("bf16",) and not cfg.device.startswith("cuda"):
-        step_s *= FP32_FACTOR
+    if not cfg.device.startswith("cuda") and (cfg.amp != "bf16" or not bf16_supported()):
+        step_s *= FP32_FACTOR        # the recipe's bf16 trains in float32 where it would be emulated
     train_s = steps * step_s
     validated = bool(cfg.val_every and val and math.isfinite(steps))
     n_val = math.ceil(steps / cfg.val_every) + 1 if validated else 0

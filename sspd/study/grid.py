@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = ["Variant", "VARIANTS", "ABLATION_DATA", "CROSS_SETS", "CROSS_SEEDS", "REFERENCE_METHODS",
+__all__ = ["Variant", "VARIANTS", "ABLATION_DATA", "CROSS_SETS", "CROSS_SEEDS", "REFERENCE_METHODS", "PEER_METHODS",
            "OFFICIAL_WEIGHTS", "RECIPE", "PROTOCOLS", "COMMON_OVERRIDES", "RunSpec", "Grid",
            "build_grid", "run_id", "dataset_key", "split_digest"]
 
@@ -37,6 +37,12 @@ ABLATION_DATA = "easy-full"           # training and test data of the ablations
 CROSS_SETS = ("still-full", "motion-full", "hard-full")   # trained on each, tested on all
 CROSS_SEEDS = (0, 1)
 REFERENCE_METHODS = ("pos", "chrom", "green")            # classic rows: no training
+# Pretrained peers (open-rppg, supervised on real PURE or RLAP videos): reference rows too. Each
+# architecture the package ships is here except the three slowest on the CPU (PhysFormer,
+# RhythmMamba, PhysMamba: 16-207 ms per frame against 2-11 ms, data/results/efficiency), which
+# ``build_grid(peers=...)`` can add.
+PEER_METHODS = ("orppg:PhysNet.pure", "orppg:PhysNet.rlap", "orppg:TSCAN.pure", "orppg:TSCAN.rlap",
+                "orppg:EfficientPhys.pure", "orppg:ME-chunk.pure", "orppg:FacePhys.rlap")
 OFFICIAL_WEIGHTS = "../shared/reference/official_ubfc.pth"   # relative to the project root; never copied
 PROTOCOLS = ("windowed",)             # how every network and reference is scored
 COMMON_OVERRIDES: tuple[str, ...] = ()   # applied to every training run (part of its id)
@@ -217,6 +223,24 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _reference_config(method: str) -> dict:
+    """What defines a reference method: its name, and for a peer the package release whose
+    weights it runs (a new release is a new item)."""
+    if method.startswith("orppg:"):
+        from importlib.metadata import version
+
+        return {"method": method, "package": f"open-rppg=={version('open-rppg')}"}
+    return {"method": method}
+
+
+def _reference_label(method: str) -> str:
+    """``pos`` -> ``POS``; ``orppg:PhysNet.pure`` -> ``PhysNet (PURE-trained)``."""
+    if method.startswith("orppg:"):
+        arch, _, trained_on = method.split(":", 1)[1].rpartition(".")
+        return f"{arch} ({trained_on.upper()}-trained)"
+    return method.upper()
+
+
 def reference_specs(methods: Sequence[str], test_sets: Sequence[str],
                     official_weights: str | Path | None = None,
                     split_files: dict[str, str] | None = None) -> list[RunSpec]:
@@ -226,8 +250,8 @@ def reference_specs(methods: Sequence[str], test_sets: Sequence[str],
     for test in test_sets:
         split = {"split_files": _splits_of([test], split_files or {})}
         for m in methods:
-            specs.append(RunSpec("reference", "reference", m, None, "-", (test,), {"method": m},
-                                 label=m.upper(), **split))
+            specs.append(RunSpec("reference", "reference", m, None, "-", (test,), _reference_config(m),
+                                 label=_reference_label(m), **split))
         if official_weights is not None and Path(official_weights).is_file():
             path = Path(official_weights)
             specs.append(RunSpec("reference", "reference", "official", None, "ubfc (authors)", (test,),
@@ -237,11 +261,20 @@ def reference_specs(methods: Sequence[str], test_sets: Sequence[str],
     return specs
 
 
+def available_peers(peers: Sequence[str]) -> list[str]:
+    """The ``peers`` the installed open-rppg provides (with their weights), in the given order."""
+    if not peers:
+        return []
+    from sspd.evaluate.peers import PEER_NAMES
+
+    return [p for p in peers if p in set(PEER_NAMES)]
+
+
 def build_grid(data: str | Path = ABLATION_DATA, cross_sets: Sequence[str] | None = CROSS_SETS,
                recipe: str = RECIPE, device: str | None = None, split_file: str | Path | None = None,
                split_files: dict | None = None, overrides: Sequence[str] = COMMON_OVERRIDES, variants: Sequence[str] | None = None,
                seeds: Sequence[int] | None = None, cross_seeds: Sequence[int] = CROSS_SEEDS,
-               references: Sequence[str] = REFERENCE_METHODS,
+               references: Sequence[str] = REFERENCE_METHODS, peers: Sequence[str] = PEER_METHODS,
                official_weights: str | Path | None = "default",
                protocols: Sequence[str] = PROTOCOLS) -> Grid:
     """The study's plan.
@@ -257,6 +290,8 @@ def build_grid(data: str | Path = ABLATION_DATA, cross_sets: Sequence[str] | Non
     variants:         names of :data:`VARIANTS` to include (None = all).
     seeds:            seeds of every ablation variant (None = each variant's own).
     references:       classic methods scored on every test set.
+    peers:            pretrained peers (``orppg:...``) scored on every test set; those the
+                      installed open-rppg does not provide are left out.
     official_weights: the authors' released weights ("default" = :data:`OFFICIAL_WEIGHTS` under
                       the project root; None = none); skipped when the file does not exist.
     protocols:        evaluation protocols of every item.
@@ -282,7 +317,7 @@ def build_grid(data: str | Path = ABLATION_DATA, cross_sets: Sequence[str] | Non
     if official_weights == "default":
         official_weights = project_root() / OFFICIAL_WEIGHTS
     tests = list(dict.fromkeys([data, *cross]))
-    runs += reference_specs(references, tests, official_weights, files)
+    runs += reference_specs([*references, *available_peers(peers)], tests, official_weights, files)
     runs = list({r.id: r for r in reversed(runs)}.values())[::-1]   # one item per id (the first)
     settings = {"data": data, "cross_sets": cross, "recipe": recipe, "device": device,
                 "split_files": files, "overrides": list(overrides)}

@@ -277,7 +277,7 @@ def _evaluate(spec: RunSpec, work: Path, protocols: Sequence[str], n_boot: int, 
                          protocols=protocols, n_boot=n_boot, progress=progress, subdir=f"eval/{dataset}")
         else:
             for protocol in protocols:
-                evaluate(method, entries, protocol, work / "eval" / dataset / f"{name}-{protocol}",
+                evaluate(method, entries, protocol, work / "eval" / dataset / f"{name.replace(':', '-')}-{protocol}",
                          method_name=name, dataset_name=dataset, progress=False, n_boot=n_boot,
                          config={"study_id": spec.id, **spec.config})
         for path in (work / "eval" / dataset).glob("*/summary.json"):

@@ -25,7 +25,7 @@ from sspd.train.config import TrainConfig
 
 # smoke recipe, one optimiser step (seconds), two variants, one seed, GREEN as the reference
 SMALL = dict(cross_sets=None, recipe="smoke", variants=["full", "no-mdm"], seeds=[0], overrides=["max_steps=1"],
-             references=("green",), official_weights=None, protocols=("toolbox",))
+             references=("green",), peers=(), official_weights=None, protocols=("toolbox",))
 
 
 def _toy_recording(subject: int, n: int = 60) -> Recording:
@@ -133,8 +133,14 @@ def test_ids_are_stable_across_sessions_and_distinct():
 def test_status_lines_and_dry_run(project, capsys):
     from sspd.cli import main
 
-    assert main(["study", "--status", "--data", "toy", "--cross-sets", "none", "--preset", "smoke",
-                 "--variants", "full,no-mdm", "--seeds", "0", "--no-official"]) == 0
+    from sspd.study.grid import PEER_METHODS, available_peers
+
+    args = ["study", "--status", "--data", "toy", "--cross-sets", "none", "--preset", "smoke",
+            "--variants", "full,no-mdm", "--seeds", "0", "--no-official"]
+    assert main(args) == 0                              # the peers are reference rows by default
+    with_peers = capsys.readouterr().out.strip().splitlines()
+    assert len(with_peers) == 5 + len(available_peers(PEER_METHODS)) + 1
+    assert main([*args, "--no-peers"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     grid = build_grid("toy", **{**SMALL, "references": ("pos", "chrom", "green"), "overrides": []})
     assert len(lines) == len(grid) + 1

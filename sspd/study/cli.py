@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field of every training run (changes the run ids)")
     parser.add_argument("--no-official", action="store_true", help="leave out the authors' released weights")
+    parser.add_argument("--no-peers", action="store_true", help="leave out the pretrained peers' reference rows")
     parser.add_argument("--group", action="append", choices=("ablation", "cross", "reference"), default=None,
                         help="only items of this group (repeatable)")
     parser.add_argument("--only", action="append", default=None, metavar="ID", help="only this item (id prefix)")
@@ -70,11 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace):
-    from sspd.study.grid import build_grid
+    from sspd.study.grid import PEER_METHODS, build_grid
 
     return build_grid(args.data, cross_sets=args.cross_sets, recipe=args.preset, device=args.device,
                       split_file=args.split_file, overrides=args.overrides, variants=args.variants,
-                      seeds=args.seeds, official_weights=None if args.no_official else "default")
+                      seeds=args.seeds, official_weights=None if args.no_official else "default",
+                      peers=() if args.no_peers else PEER_METHODS)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ import json
 import math
 from pathlib import Path
 
+from sspd.evaluate.peers import is_peer_name
 from sspd.model.fast import bf16_supported
 from sspd.study.grid import RunSpec
 
@@ -131,7 +132,7 @@ def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
     tables = TABLE_SECONDS * len(spec.test_sets) * n_protocols
     if spec.kind == "reference":
         method = spec.config.get("method", "")
-        fps = (peer_fps(method) if method.startswith("orppg:")
+        fps = (peer_fps(method) if is_peer_name(method)
                else INFER_FPS if method == "sspd" else CLASSIC_FPS)
         eval_s = eval_frames / READ_FPS + eval_frames / fps + tables
         return {"steps": 0, "train_s": 0.0, "val_s": 0.0, "eval_s": eval_s, "total_s": eval_s}

@@ -226,7 +226,9 @@ def _file_sha256(path: Path) -> str:
 def _reference_config(method: str) -> dict:
     """What defines a reference method: its name, and for a peer the package release whose
     weights it runs (a new release is a new item)."""
-    if method.startswith("orppg:"):
+    from sspd.evaluate.peers import is_peer_name
+
+    if is_peer_name(method):
         from importlib.metadata import version
 
         return {"method": method, "package": f"open-rppg=={version('open-rppg')}"}
@@ -235,7 +237,9 @@ def _reference_config(method: str) -> dict:
 
 def _reference_label(method: str) -> str:
     """``pos`` -> ``POS``; ``orppg:PhysNet.pure`` -> ``PhysNet (PURE-trained)``."""
-    if method.startswith("orppg:"):
+    from sspd.evaluate.peers import is_peer_name
+
+    if is_peer_name(method):
         arch, _, trained_on = method.split(":", 1)[1].rpartition(".")
         return f"{arch} ({trained_on.upper()}-trained)"
     return method.upper()
@@ -267,7 +271,8 @@ def available_peers(peers: Sequence[str]) -> list[str]:
         return []
     from sspd.evaluate.peers import PEER_NAMES
 
-    return [p for p in peers if p in set(PEER_NAMES)]
+    known = set(PEER_NAMES)
+    return [p for p in peers if p in known]
 
 
 def build_grid(data: str | Path = ABLATION_DATA, cross_sets: Sequence[str] | None = CROSS_SETS,

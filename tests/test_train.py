@@ -553,3 +553,21 @@ def test_bf16_runs_in_float32_where_the_cpu_would_emulate_it(monkeypatch):
     with pytest.warns(UserWarning, match="no native bfloat16"):
         assert loop._autocast_dtype(cfg, cpu) is None
     assert loop._autocast_dtype(TrainConfig(amp="off"), cpu) is None
+
+
+@pytest.mark.parametrize("seconds, saved", [(None, [3]), (0.0, [1, 2, 3])])
+def test_slow_steps_are_checkpointed_by_wall_clock(cache_dir, tmp_path, monkeypatch, seconds, saved):
+    """checkpoint_seconds adds a checkpoint after any step that ends that long after the last one."""
+    import sspd.train.loop as loop
+
+    steps = []
+    original = loop.save_checkpoint
+
+    def recording(run, step):
+        steps.append(step)
+        return original(run, step)
+
+    monkeypatch.setattr(loop, "save_checkpoint", recording)
+    cfg = _smoke(cache_dir, epochs=3, max_steps=3, val_every=10)   # val_every: checkpoint every 10 steps
+    result = loop.train(cfg, tmp_path / "run", progress=False, checkpoint_seconds=seconds)
+    assert result.steps_done == 3 and steps == saved

@@ -473,7 +473,7 @@ def export(run: Run) -> Path | None:
 
 def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progress: bool = True,
           stop_after_step: int | None = None, entries: list | None = None,
-          val_entries: list | None = None) -> TrainResult:
+          val_entries: list | None = None, checkpoint_seconds: float | None = 600.0) -> TrainResult:
     """Train SSPD without labels; see the module docstring for what is written.
 
     config:          ``TrainConfig.from_recipe("study", data="easy-full")`` etc.
@@ -485,6 +485,10 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progres
                      EMA schedule still spans the whole run.
     entries, val_entries: cache entries to fit and validate on instead of
                      :func:`training_entries` (``config.data``/``config.split``).
+    checkpoint_seconds: also checkpoint after any step that ends this many seconds (wall clock)
+                     after the last checkpoint, so a stopped session loses at most that much
+                     work where steps are slow (a float32 CPU step takes minutes); ``None``:
+                     only every ``val_every`` steps. Resuming is bit-identical either way.
     Raises NonFiniteLossError if the loss becomes NaN/inf (``checkpoint.pt`` keeps the last
     good state).
     """
@@ -496,6 +500,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progres
         run = setup(config, out_dir, resume, entries, val_entries, d)
         start, every = run.step, config.val_every
         ckpt_every = every or max(1, run.total_steps // 10)
+        last_ckpt = time.time()
         bar = None
         if progress and d.main:
             from tqdm import tqdm
@@ -513,8 +518,10 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progres
                     run.log.write({"step": step, "lr": run.optimizer.param_groups[0]["lr"], **terms,
                                    "seconds": round(time.time() - t0, 3)})
                 run.step = step + 1
-                if run.step % ckpt_every == 0 or run.step == run.total_steps:
+                overdue = checkpoint_seconds is not None and time.time() - last_ckpt >= checkpoint_seconds
+                if run.step % ckpt_every == 0 or run.step == run.total_steps or overdue:
                     save_checkpoint(run, run.step)
+                    last_ckpt = time.time()
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{terms['loss']:.4f}")
@@ -525,9 +532,8 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = True, progres
                 run.log.close()
         weights = None
         if run.step >= run.total_steps:
-            if every and not _validated_at(out_dir, run.step):
-                run_validation(run, run.step)
-                save_checkpoint(run, run.step)
+            if every and not _validated_at(out_dir, run.step) and run_validation(run, run.step) is not None:
+                save_checkpoint(run, run.step)      # now with the final step's validation
             weights = export(run)
         if d.world > 1:
             dist.barrier()

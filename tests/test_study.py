@@ -55,7 +55,7 @@ def _roots(root):
 # ----------------------------------------------------------------------------- the grid
 
 
-def test_default_grid_covers_the_issue(tmp_path):
+def test_default_grid_covers_the_issue(tmp_path, monkeypatch):
     weights = tmp_path / "official_ubfc.pth"
     grid = build_grid(official_weights=weights)                       # file absent: no row
     train = [r for r in grid if r.kind == "train"]
@@ -98,8 +98,15 @@ def test_default_grid_covers_the_issue(tmp_path):
 
     full = next(r for r in train if r.variant == "full" and r.group == "ablation")
     frames = sum(cost.durations("easy-full", "test")) * cost.NOMINAL_FPS
-    assert frames > 0 and cost.estimate(full)["eval_s"] == pytest.approx(
-        2 * (frames / cost.INFER_FPS + cost.TABLE_SECONDS))
+    assert frames > 0
+    # ... at the speeds measured on the kind of CPU it runs on (the study recipe's step is the measured one)
+    for native, fps, step_s in ((True, cost.INFER_FPS, cost.STEP_SECONDS),
+                                (False, cost.INFER_FPS_NO_BF16, cost.STEP_SECONDS_NO_BF16)):
+        monkeypatch.setattr(cost, "bf16_supported", lambda native=native: native)
+        est = cost.estimate(full)
+        assert est["eval_s"] == pytest.approx(2 * (frames / fps + cost.TABLE_SECONDS))
+        assert est["steps"] == 40 and est["train_s"] == pytest.approx(40 * step_s)
+    monkeypatch.undo()
     # a peer's estimate runs at its architecture's measured speed (the committed efficiency table)
     speeds = pd.read_csv(os.path.join(os.path.dirname(__file__), "..", "data", "results", "efficiency",
                                       "efficiency.csv")).set_index("model")["latency_ms_1t"]

@@ -16,6 +16,11 @@ Measured constants (2-core development CPU, PyTorch eager, 2 threads; orders of 
   :data:`FP32_FACTOR` times more (``benchmarks/bench_train.py`` measures both on your machine).
 - :data:`INFER_FPS` = 86 frames/s of the inference network (book/method_reference.md §15); the
   same run's validation passes (6 videos x 20 s, two networks) took about 80 s, i.e. 90 frames/s.
+- a CPU **without native bfloat16** (AVX2 only; the recipe then trains in float32) is slower in
+  both: :data:`STEP_SECONDS_NO_BF16` = 125 s per float32 study step (122-131 s, steps 2-10 of
+  the ``without TSPD`` seed-0 item on ``easy-full``, 2 threads, nothing else running; AMD EPYC,
+  2026-12-01) and :data:`INFER_FPS_NO_BF16` = 52 frames/s (that run's step-10 validation pass:
+  7200 frames in 138 s). :func:`estimate` picks the pair that fits the CPU it runs on.
 - pretrained peers (``orppg:...``): 1000 / ``latency_ms_1t`` frames/s of their architecture in the
   committed efficiency table (``data/results/efficiency/efficiency.csv``, one thread), or
   :data:`INFER_FPS` where it has no row;
@@ -40,13 +45,15 @@ from sspd.evaluate.peers import is_peer_name
 from sspd.model.fast import bf16_supported
 from sspd.study.grid import RunSpec
 
-__all__ = ["STEP_SECONDS", "FP32_FACTOR", "INFER_FPS", "CLASSIC_FPS", "READ_FPS", "TABLE_SECONDS", "ASSUMPTION",
+__all__ = ["STEP_SECONDS", "FP32_FACTOR", "INFER_FPS", "STEP_SECONDS_NO_BF16", "INFER_FPS_NO_BF16", "CLASSIC_FPS", "READ_FPS", "TABLE_SECONDS", "ASSUMPTION",
            "durations", "estimate", "peer_fps"]
 
 STEP_SECONDS = 45.0
 STEP_REFERENCE_CLIP_DIFFS = 12 * 160     # clips x differences of the measured step
 FP32_FACTOR = 1.5
 INFER_FPS = 86.0
+STEP_SECONDS_NO_BF16 = 125.0
+INFER_FPS_NO_BF16 = 52.0
 CLASSIC_FPS = 4000.0
 READ_FPS = 1000.0
 TABLE_SECONDS = 3.0
@@ -55,7 +62,8 @@ CONTROLLED = 2      # networks a training item scores: the chosen one and its in
 
 ASSUMPTION = (f"CPU estimate: {STEP_SECONDS:g} s per study step (12 clips x 160 differences, bf16; "
               f"scaled by clips x differences, x{FP32_FACTOR:g} in float32), inference "
-              f"{INFER_FPS:g} frames/s, classic methods {CLASSIC_FPS:g} frames/s, peers at their measured speed, "
+              f"{INFER_FPS:g} frames/s; on a CPU without native bf16 {STEP_SECONDS_NO_BF16:g} s per "
+              f"float32 step and {INFER_FPS_NO_BF16:g} frames/s; classic methods {CLASSIC_FPS:g} frames/s, peers at their measured speed, "
               f"reading test clips {READ_FPS:g} frames/s, "
               f"{TABLE_SECONDS:g} s per result table (sspd/study/cost.py)")
 
@@ -146,13 +154,17 @@ def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
     else:
         steps = math.ceil(cfg.epochs * len(fit) * cfg.windows_per_video / cfg.effective_batch)
         steps = min(steps, cfg.max_steps) if cfg.max_steps is not None else steps
-    step_s = STEP_SECONDS * cfg.effective_batch * cfg.T / STEP_REFERENCE_CLIP_DIFFS
-    if not cfg.device.startswith("cuda") and (cfg.amp != "bf16" or not bf16_supported()):
-        step_s *= FP32_FACTOR        # the recipe's bf16 trains in float32 where it would be emulated
+    native_bf16 = cfg.device.startswith("cuda") or bf16_supported()
+    infer_fps = INFER_FPS if native_bf16 else INFER_FPS_NO_BF16
+    if native_bf16:
+        step_s = STEP_SECONDS * (1.0 if cfg.amp == "bf16" or cfg.device.startswith("cuda") else FP32_FACTOR)
+    else:
+        step_s = STEP_SECONDS_NO_BF16   # the recipe's bf16 trains in float32 where it would be emulated
+    step_s *= cfg.effective_batch * cfg.T / STEP_REFERENCE_CLIP_DIFFS
     train_s = steps * step_s
     validated = bool(cfg.val_every and val and math.isfinite(steps))
     n_val = math.ceil(steps / cfg.val_every) + 1 if validated else 0
-    val_s = n_val * 2 * _frames(val, cfg.val_seconds) / INFER_FPS
-    eval_s = CONTROLLED * (eval_frames / INFER_FPS + tables)
+    val_s = n_val * 2 * _frames(val, cfg.val_seconds) / infer_fps
+    eval_s = CONTROLLED * (eval_frames / infer_fps + tables)
     return {"steps": steps, "train_s": train_s, "val_s": val_s, "eval_s": eval_s,
             "total_s": train_s + val_s + eval_s}

@@ -215,7 +215,10 @@ def test_run_resume_skip_and_small_artefacts(project, monkeypatch):
     backup = resumed.read_bytes()
     other = "bfloat16" if first == "float32" else "float32"
     resumed.write_text(json.dumps({**json.loads(backup), "autocast": other}))
-    assert study_results.precision_counts(study_results.collect(grid, results)) == f"{first}+{other} x1"
+    mixed = study_results.collect(grid, results)
+    assert study_results.precision_counts(mixed) == f"{first}+{other} x1"
+    rows = study_results.ablation_table(mixed, test_set="toy", protocol=grid.protocols[0], n_boot=10).set_index("variant")["precision"]
+    assert rows["full"] == f"{first}+{other}" and rows["green"] is None
     resumed.write_bytes(backup)
     # an item published before the control existed gets it added; nothing else changes
     shutil.rmtree(final / "eval/toy/initial-toolbox")

@@ -124,4 +124,6 @@ def readable(table: pd.DataFrame, index: str = "label", metrics: Sequence[str] =
         out["paired Δ per subject [95% CI]"] = with_ci(table, "paired_delta", digits).to_numpy()
     if "measured_min" in table:
         out["CPU min/run"] = table["measured_min"].round(1).to_numpy()
+    if "precision" in table and table["precision"].notna().any():
+        out["trained in"] = table["precision"].fillna("").to_numpy()
     return out

@@ -221,6 +221,9 @@ def _rows(res: StudyResults, keys: list[str], n_boot: int) -> pd.DataFrame:
             row[f"{name}_seeds"] = ", ".join(f"{v:.2f}" for v in values)
         row["runs"] = len(m)
         row["measured_min"] = float(m["measured_min"].mean())
+        # precisions differ between runs of one row when they trained on different CPUs: shown, not hidden
+        kinds = sorted(set(m["precision"].dropna())) if "precision" in m else []
+        row["precision"] = ", ".join(kinds) if kinds else None
         out.append(row)
     return pd.DataFrame(out)
 
@@ -236,7 +239,7 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     (Holm-corrected over the variants tested) and ``survives_holm``; ``paired_delta`` with ``_lo``/``_hi``: the change
     against the reference variant taken subject by subject on the same test subjects
     (:func:`paired_subject_change`; its CI is the subject uncertainty of the difference itself);
-    ``rank`` (1 = lowest MAE).
+    ``rank`` (1 = lowest MAE); ``precision``: what the row's runs trained in (None for references).
     """
     res = res.trained()
     m = res.metrics

@@ -117,6 +117,13 @@ def test_default_grid_covers_the_issue(tmp_path, monkeypatch):
     weights.write_bytes(b"not really weights")
     official = [r for r in build_grid(official_weights=weights) if r.variant == "official"]
     assert len(official) == 4 and all(r.weights == str(weights) for r in official)
+    # the authors' weights run at the inference speed of the kind of CPU the estimate runs on
+    official_frames = sum(cost.durations(official[0].test_sets[0], "test")) * cost.NOMINAL_FPS
+    for native, fps in ((True, cost.INFER_FPS), (False, cost.INFER_FPS_NO_BF16)):
+        monkeypatch.setattr(cost, "bf16_supported", lambda native=native: native)
+        assert cost.estimate(official[0])["eval_s"] == pytest.approx(
+            official_frames / cost.READ_FPS + official_frames / fps + cost.TABLE_SECONDS)
+    monkeypatch.undo()
     paper = build_grid(recipe="paper", device="cuda", variants=["full"], cross_sets=None)
     assert paper.runs[0].train_config().recipe == "paper" and paper.runs[0].config["device"] == "cuda"
 

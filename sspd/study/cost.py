@@ -132,6 +132,12 @@ def _frames(seconds: list[float], cap: float | None = None) -> float:
     return sum((s if cap is None else min(s, cap)) * NOMINAL_FPS for s in seconds)
 
 
+def _speeds(native_bf16: bool) -> tuple[float, float]:
+    """(seconds per study step in the recipe's precision, inference frames/s) measured on a CPU
+    with native bf16, or on one without it (where the recipe trains in float32)."""
+    return (STEP_SECONDS, INFER_FPS) if native_bf16 else (STEP_SECONDS_NO_BF16, INFER_FPS_NO_BF16)
+
+
 def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
     """Estimated CPU seconds of ``spec``: ``{"steps", "train_s", "val_s", "eval_s", "total_s"}``
     (NaN parts when the data sizes are unknown)."""
@@ -141,7 +147,7 @@ def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
     if spec.kind == "reference":
         method = spec.config.get("method", "")
         fps = (peer_fps(method) if is_peer_name(method)
-               else INFER_FPS if method == "sspd" else CLASSIC_FPS)
+               else _speeds(bf16_supported())[1] if method == "sspd" else CLASSIC_FPS)
         eval_s = eval_frames / READ_FPS + eval_frames / fps + tables
         return {"steps": 0, "train_s": 0.0, "val_s": 0.0, "eval_s": eval_s, "total_s": eval_s}
     cfg = spec.train_config()
@@ -154,12 +160,11 @@ def estimate(spec: RunSpec, n_protocols: int = 1) -> dict:
     else:
         steps = math.ceil(cfg.epochs * len(fit) * cfg.windows_per_video / cfg.effective_batch)
         steps = min(steps, cfg.max_steps) if cfg.max_steps is not None else steps
-    native_bf16 = cfg.device.startswith("cuda") or bf16_supported()
-    infer_fps = INFER_FPS if native_bf16 else INFER_FPS_NO_BF16
-    if native_bf16:
-        step_s = STEP_SECONDS * (1.0 if cfg.amp == "bf16" or cfg.device.startswith("cuda") else FP32_FACTOR)
-    else:
-        step_s = STEP_SECONDS_NO_BF16   # the recipe's bf16 trains in float32 where it would be emulated
+    on_cuda = cfg.device.startswith("cuda")
+    native_bf16 = on_cuda or bf16_supported()       # without it the recipe's bf16 trains in float32
+    step_s, infer_fps = _speeds(native_bf16)
+    if native_bf16 and not on_cuda and cfg.amp != "bf16":
+        step_s *= FP32_FACTOR                        # float32 asked for on a CPU that has bf16
     step_s *= cfg.effective_batch * cfg.T / STEP_REFERENCE_CLIP_DIFFS
     train_s = steps * step_s
     validated = bool(cfg.val_every and val and math.isfinite(steps))

@@ -103,7 +103,7 @@ def ablation_ranking(table: pd.DataFrame, per_run: pd.DataFrame | None = None, m
     ax.set_xlabel({"MAE": "test windowed MAE (bpm)", "RMSE": "test windowed RMSE (bpm)",
                    "r": "test Pearson r of window HRs"}.get(metric, metric))
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     where = table["test_set"].iloc[0]
     if title is None and not (table["group"] == "ablation").any():
         title = f"no ablation run done yet: reference methods on {where} (bars: 95 % subject bootstrap)"

@@ -395,6 +395,11 @@ def test_ablation_table_marks_differences_beyond_seed_noise():
               .unstack("variant").eval("`no-reg` - full").mean())
     assert paired.loc["no-reg", "paired_delta"] == pytest.approx(direct)
     assert "paired Δ per subject [95% CI]" in chapter.readable(table).columns
+    words = chapter.verdicts(table).splitlines()
+    assert words[0].startswith("past seed noise (1 of ") and "no-reg (+" in words[0]
+    assert words[1].startswith("within seed noise") and "no-mdm (" in words[1] and "Holm p" in words[1]
+    assert "no-reg" not in words[1] and "full" not in "".join(words) and "pos" not in "".join(words)
+    assert chapter.verdicts(table[table["variant"] == "full"]).startswith("no ablation variant")
 
 
 def test_seed_noise_test_is_students_t_on_the_pooled_sd_with_holm_over_variants():

@@ -22,7 +22,7 @@ from sspd.study.results import StudyResults, collect
 from sspd.study.runner import execute, orphans, status_table
 
 __all__ = ["prepare_real_dataset", "reference_results", "StudyState", "load", "chapter_ids",
-           "variants_table", "readable"]
+           "variants_table", "readable", "verdicts"]
 
 
 def prepare_real_dataset(root: str | Path, fmt: str, out: str | Path | None = None,
@@ -127,3 +127,32 @@ def readable(table: pd.DataFrame, index: str = "label", metrics: Sequence[str] =
     if "precision" in table and table["precision"].notna().any():
         out["trained in"] = table["precision"].fillna("").to_numpy()
     return out
+
+
+def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
+    """The verdict of :func:`sspd.study.results.ablation_table` in words, one line per kind:
+    the variants whose MAE differs from the full model's by more than seed noise (with Δ, its
+    seed-noise threshold and Holm's p), and those within it. Single-seed variants are counted,
+    since the seed noise comes from the pooled SD; the line says how many seeds each has."""
+    rows = table[(table["group"] == "ablation") & (table["variant"] != "full")] \
+        if {"group", "variant", "delta_MAE"} <= set(table.columns) else table.iloc[0:0]
+    if rows.empty:
+        return "no ablation variant is done yet: nothing to compare with the full model"
+
+    def describe(r) -> str:
+        holm = "" if pd.isna(r.get("p_holm")) else f", Holm p {r['p_holm']:.2f}"
+        return (f"{r['label']} ({r['delta_MAE']:+.{digits}f} bpm vs threshold "
+                f"{r['noise_MAE']:.{digits}f}{holm}; {int(r['n_seeds'])} seed"
+                f"{'s' if int(r['n_seeds']) != 1 else ''})")
+
+    tested = rows[rows["noise_MAE"].notna()]
+    past = tested[tested["exceeds_seed_noise"].astype(bool)]
+    within = tested[~tested["exceeds_seed_noise"].astype(bool)]
+    lines = [f"past seed noise ({len(past)} of {len(tested)}): "
+             + ("; ".join(describe(r) for _, r in past.iterrows()) or "none"),
+             f"within seed noise ({len(within)} of {len(tested)}): "
+             + ("; ".join(describe(r) for _, r in within.iterrows()) or "none")]
+    if len(rows) > len(tested):
+        lines.append("not testable (no seed-noise estimate yet: the full model needs 2 seeds): "
+                     + ", ".join(rows.loc[rows["noise_MAE"].isna(), "label"]))
+    return "\n".join(lines)

@@ -423,6 +423,7 @@ def test_seed_noise_test_is_students_t_on_the_pooled_sd_with_holm_over_variants(
     # one seed each: no degrees of freedom, so nothing can exceed seed noise
     table = study_results.ablation_table(_fake_results(seeds=(0,)), n_boot=50)
     assert not table["exceeds_seed_noise"].any() and table["p_seed"].isna().all()
+    assert chapter.verdicts(table).splitlines()[-1] == "not testable (no seed-noise estimate yet: no variant has 2 seeds): no-mdm, no-reg"
 
 
 def test_control_table_says_which_runs_learned_and_tables_leave_controls_out():

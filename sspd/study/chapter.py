@@ -146,13 +146,11 @@ def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
                 f"{'s' if int(r['n_seeds']) != 1 else ''})")
 
     tested = rows[rows["noise_MAE"].notna()]
-    past = tested[tested["exceeds_seed_noise"].astype(bool)]
-    within = tested[~tested["exceeds_seed_noise"].astype(bool)]
-    lines = [f"past seed noise ({len(past)} of {len(tested)}): "
-             + ("; ".join(describe(r) for _, r in past.iterrows()) or "none"),
-             f"within seed noise ({len(within)} of {len(tested)}): "
-             + ("; ".join(describe(r) for _, r in within.iterrows()) or "none")]
+    past = tested["exceeds_seed_noise"].astype(bool)
+    lines = [f"{kind} ({len(part)} of {len(tested)}): "
+             + ("; ".join(describe(r) for _, r in part.iterrows()) or "none")
+             for kind, part in (("past seed noise", tested[past]), ("within seed noise", tested[~past]))]
     if len(rows) > len(tested):
-        lines.append("not testable (no seed-noise estimate yet: the full model needs 2 seeds): "
+        lines.append("not testable (no seed-noise estimate yet: no variant has 2 seeds): "
                      + ", ".join(rows.loc[rows["noise_MAE"].isna(), "label"]))
     return "\n".join(lines)

@@ -342,6 +342,7 @@ def test_real_dataset_path_on_ubfc_fixture(project, tmp_path):
 
 def _fake_results(variants=("full", "no-mdm", "no-reg"), seeds=(0, 1), subjects=6, shift=None, controls=None):
     """Metrics and windows of imaginary runs, built the way collect() returns them.
+    ``shift``: {variant: error shift of its rows, one number or one per seed};
     ``controls``: {variant: error shift of its initial-weights control rows} (none by default)."""
     rng = np.random.default_rng(0)
     shift = shift or {"full": 0.0, "no-mdm": 0.2, "no-reg": 8.0}
@@ -351,6 +352,7 @@ def _fake_results(variants=("full", "no-mdm", "no-reg"), seeds=(0, 1), subjects=
     for group, variant, seed, control in items:
         hr_gt = np.repeat(rng.uniform(60, 100, subjects), 5)
         offset = controls[variant] if control else shift.get(variant, 5.0) if group == "ablation" else 5.0
+        offset = offset[seeds.index(seed)] if isinstance(offset, tuple) else offset
         err = rng.normal(0, 2, len(hr_gt)) + offset
         w = pd.DataFrame({"subject": np.repeat([str(i) for i in range(subjects)], 5), "hr_gt": hr_gt,
                           "hr_pred": hr_gt + err, "error": err, "abs_error": np.abs(err)})
@@ -424,6 +426,22 @@ def test_seed_noise_test_is_students_t_on_the_pooled_sd_with_holm_over_variants(
     table = study_results.ablation_table(_fake_results(seeds=(0,)), n_boot=50)
     assert not table["exceeds_seed_noise"].any() and table["p_seed"].isna().all()
     assert chapter.verdicts(table).splitlines()[-1] == "not testable (no seed-noise estimate yet: no variant has 2 seeds): no-mdm, no-reg"
+
+
+def test_a_variant_whose_seeds_disagree_is_named_with_its_variance_ratio_test():
+    res = _fake_results(seeds=(0, 1, 2), shift={"full": 0.0, "no-mdm": 0.2, "no-reg": (0.0, 12.0, 24.0)})
+    table = study_results.ablation_table(res, n_boot=50)
+    by = table.set_index("variant")
+    sd = res.metrics[res.metrics["group"] == "ablation"].groupby("variant")["MAE"].std()
+    assert by.loc["no-reg", "p_spread"] == pytest.approx(scipy.stats.f.sf(sd["no-reg"] ** 2 / sd["full"] ** 2, 2, 2))
+    assert by.loc["no-reg", "wider_seed_spread"] and not by.loc["no-mdm", "wider_seed_spread"]
+    assert np.isnan(by.loc["full", "p_spread"]) and np.isnan(by.loc["pos", "p_spread"])
+    line = chapter.verdicts(table).splitlines()[-1]
+    assert line.startswith("seeds disagree more than the full model's") and "no-reg (seed SD" in line
+    assert "no-mdm" not in line and f"pooled seed SD ({table.attrs['seed_sd_pooled']:.1f} bpm)" in line
+    # equal spreads (the default fake), or a single seed each: no such line
+    for quiet in (_fake_results(), _fake_results(seeds=(0,))):
+        assert "seeds disagree" not in chapter.verdicts(study_results.ablation_table(quiet, n_boot=50))
 
 
 def test_control_table_says_which_runs_learned_and_tables_leave_controls_out():

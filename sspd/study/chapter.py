@@ -133,7 +133,9 @@ def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
     """The verdict of :func:`sspd.study.results.ablation_table` in words, one line per kind:
     the variants whose MAE differs from the full model's by more than seed noise (with Δ, its
     seed-noise threshold and Holm's p), and those within it. Single-seed variants are counted,
-    since the seed noise comes from the pooled SD; the line says how many seeds each has."""
+    since the seed noise comes from the pooled SD; the line says how many seeds each has. A
+    further line names the variants whose seeds disagree more than the full model's
+    (``wider_seed_spread``): their spread is a finding, and it raises every threshold."""
     rows = table[(table["group"] == "ablation") & (table["variant"] != "full")] \
         if {"group", "variant", "delta_MAE"} <= set(table.columns) else table.iloc[0:0]
     if rows.empty:
@@ -150,6 +152,14 @@ def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
     lines = [f"{kind} ({len(part)} of {len(tested)}): "
              + ("; ".join(describe(r) for _, r in part.iterrows()) or "none")
              for kind, part in (("past seed noise", tested[past]), ("within seed noise", tested[~past]))]
+    wide = rows[rows.get("wider_seed_spread", pd.Series(False, index=rows.index)).astype(bool)]
+    if len(wide):
+        full = table[(table["group"] == "ablation") & (table["variant"] == "full")]
+        lines.append("seeds disagree more than the full model's (variance ratio, p < 0.05): " + "; ".join(
+            f"{r['label']} (seed SD {r['MAE_sd']:.{digits}f} vs {full['MAE_sd'].iloc[0]:.{digits}f} bpm, "
+            f"p {r['p_spread']:.3f}; seeds {r['MAE_seeds']})" for _, r in wide.iterrows())
+            + f". This spread enters the pooled seed SD ({table.attrs.get('seed_sd_pooled', float('nan')):.{digits}f} bpm)"
+            " and so raises every threshold.")
     if len(rows) > len(tested):
         lines.append("not testable (no seed-noise estimate yet: no variant has 2 seeds): "
                      + ", ".join(rows.loc[rows["noise_MAE"].isna(), "label"]))

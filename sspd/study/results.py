@@ -18,6 +18,13 @@ Uncertainty, two kinds, reported side by side:
   the same full model, so ``p_holm`` adds Holm's step-down correction over them
   (``statsmodels``): a difference that survives it is unlikely to be one lucky variant of many.
 
+The pooled SD assumes every variant is as stable over seeds as the others. A variant whose own
+seeds disagree far more than the full model's breaks that: its spread is a finding in itself
+(training without that component is less reliable), and it inflates the pooled SD and so every
+threshold. ``p_spread`` tests it, one-sided, with the variance ratio against the full model
+(``F = sd_v^2 / sd_full^2`` on ``n_v - 1`` and ``n_full - 1`` degrees of freedom), beside the
+pre-declared test, not in place of it.
+
 Every training item is also scored with its own initial weights (the runner's control):
 those rows have ``control`` True. The ablation, cross-dataset and per-subject tables leave
 them out; :func:`control_table` sets each run against its control.
@@ -236,7 +243,9 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     bootstrap of the seed mean) and ``_sd`` (over seeds), the per-seed values, ``delta_MAE``
     (minus the ``reference`` variant), ``noise_MAE`` (the seed-noise threshold, see the module
     docstring), ``exceeds_seed_noise``, ``p_seed`` (the two-sided p of that test), ``p_holm``
-    (Holm-corrected over the variants tested) and ``survives_holm``; ``paired_delta`` with ``_lo``/``_hi``: the change
+    (Holm-corrected over the variants tested) and ``survives_holm``; ``p_spread`` and
+    ``wider_seed_spread`` (the variant's seeds disagree more than the reference's, see the module
+    docstring; 2 seeds of each needed); ``paired_delta`` with ``_lo``/``_hi``: the change
     against the reference variant taken subject by subject on the same test subjects
     (:func:`paired_subject_change`; its CI is the subject uncertainty of the difference itself);
     ``rank`` (1 = lowest MAE); ``precision``: what the row's runs trained in (None for references).
@@ -269,6 +278,12 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     if finite.any():
         table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_seed"], method="holm")[1]
     table["survives_holm"] = tested & (table["p_holm"] < 0.05)
+    sd_ref = float(ref["MAE_sd"].iloc[0]) if len(ref) else np.nan
+    spread = tested & (table["n_seeds"] >= 2) & np.isfinite(sd_ref)
+    with np.errstate(divide="ignore", invalid="ignore"):        # a reference SD of 0: F = inf, p = 0
+        variance_ratio = table["MAE_sd"] ** 2 / sd_ref ** 2
+    table["p_spread"] = np.where(spread, scipy.stats.f.sf(variance_ratio, table["n_seeds"] - 1, n_ref - 1), np.nan)
+    table["wider_seed_spread"] = spread & (table["p_spread"] < 0.05)
     w = res.windows
     w = w[(w["protocol"] == protocol) & (w["test_set"] == test_set) & (w["group"] == "ablation")]
     w = w[np.isfinite(w["abs_error"].astype(float))]

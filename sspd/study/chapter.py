@@ -154,9 +154,8 @@ def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
              for kind, part in (("past seed noise", tested[past]), ("within seed noise", tested[~past]))]
     wide = rows[rows.get("wider_seed_spread", pd.Series(False, index=rows.index)).astype(bool)]
     if len(wide):
-        full = table[(table["group"] == "ablation") & (table["variant"] == "full")]
         lines.append("seeds disagree more than the full model's (variance ratio, p < 0.05): " + "; ".join(
-            f"{r['label']} (seed SD {r['MAE_sd']:.{digits}f} vs {full['MAE_sd'].iloc[0]:.{digits}f} bpm, "
+            f"{r['label']} (seed SD {r['MAE_sd']:.{digits}f} vs {table.attrs['reference_seed_sd']:.{digits}f} bpm, "
             f"p {r['p_spread']:.3f}; seeds {r['MAE_seeds']})" for _, r in wide.iterrows())
             + f". This spread enters the pooled seed SD ({table.attrs.get('seed_sd_pooled', float('nan')):.{digits}f} bpm)"
             " and so raises every threshold.")

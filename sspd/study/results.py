@@ -291,7 +291,7 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
               if g == "ablation" and v != reference else {} for g, v in zip(table["group"], table["variant"])]
     for k in ("change", "change_lo", "change_hi"):
         table[k.replace("change", "paired_delta")] = [d.get(k, np.nan) for d in paired]
-    table.attrs.update(seed_sd_pooled=s, seed_sd_dof=dof, test_set=test_set)
+    table.attrs.update(seed_sd_pooled=s, seed_sd_dof=dof, reference_seed_sd=sd_ref, test_set=test_set)
     table = table.sort_values("MAE", kind="stable").reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
     return table

@@ -401,6 +401,9 @@ def test_ablation_table_marks_differences_beyond_seed_noise():
     assert words[0].startswith("past seed noise (1 of ") and "no-reg (+" in words[0]
     assert words[1].startswith("within seed noise") and "no-mdm (" in words[1] and "Holm p" in words[1]
     assert "no-reg" not in words[1] and "full" not in "".join(words) and "pos" not in "".join(words)
+    assert words[2] == "of those past seed noise, still past after Holm's correction over the 2 variants (p < 0.05): no-reg"
+    lucky = table.assign(survives_holm=False)            # past the one-comparison threshold only
+    assert chapter.verdicts(lucky).splitlines()[2].endswith("(p < 0.05): none")
     assert chapter.verdicts(table[table["variant"] == "full"]).startswith("no ablation variant")
 
 

@@ -132,7 +132,8 @@ def readable(table: pd.DataFrame, index: str = "label", metrics: Sequence[str] =
 def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
     """The verdict of :func:`sspd.study.results.ablation_table` in words, one line per kind:
     the variants whose MAE differs from the full model's by more than seed noise (with Δ, its
-    seed-noise threshold and Holm's p), and those within it. Single-seed variants are counted,
+    seed-noise threshold and Holm's p), those within it, and which of the former survive Holm's
+    correction over all the variants tested. Single-seed variants are counted,
     since the seed noise comes from the pooled SD; the line says how many seeds each has. A
     further line names the variants whose seeds disagree more than the full model's
     (``wider_seed_spread``): their spread is a finding, and it raises every threshold."""
@@ -152,6 +153,11 @@ def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
     lines = [f"{kind} ({len(part)} of {len(tested)}): "
              + ("; ".join(describe(r) for _, r in part.iterrows()) or "none")
              for kind, part in (("past seed noise", tested[past]), ("within seed noise", tested[~past]))]
+    if past.any() and "survives_holm" in tested:
+        # the threshold is one comparison's; with many variants one may pass it by luck
+        holm = tested[past & tested["survives_holm"].astype(bool)]
+        lines.append(f"of those past seed noise, still past after Holm's correction over the "
+                     f"{len(tested)} variants (p < 0.05): " + (", ".join(holm["label"]) or "none"))
     wide = rows[rows.get("wider_seed_spread", pd.Series(False, index=rows.index)).astype(bool)]
     if len(wide):
         lines.append("seeds disagree more than the full model's (variance ratio, p < 0.05): " + "; ".join(

@@ -350,19 +350,43 @@ def _fake_results(variants=("full", "no-mdm", "no-reg"), seeds=(0, 1), subjects=
     items = [("ablation", v, s, False) for v in variants for s in seeds] + [("reference", "pos", None, False)]
     items += [("ablation", v, s, True) for v in (controls or {}) for s in seeds]
     for group, variant, seed, control in items:
-        hr_gt = np.repeat(rng.uniform(60, 100, subjects), 5)
         offset = controls[variant] if control else shift.get(variant, 5.0) if group == "ablation" else 5.0
         offset = offset[seeds.index(seed)] if isinstance(offset, tuple) else offset
-        err = rng.normal(0, 2, len(hr_gt)) + offset
-        w = pd.DataFrame({"subject": np.repeat([str(i) for i in range(subjects)], 5), "hr_gt": hr_gt,
-                          "hr_pred": hr_gt + err, "error": err, "abs_error": np.abs(err)})
         key = {"id": f"{variant}{seed}", "kind": "train" if seed is not None else "reference",
                "group": group, "variant": variant, "label": variant, "seed": seed, "train_set": "x",
                "control": control, "test_set": "x", "protocol": "windowed"}
-        wins.append(w.assign(**key))
-        rows.append({**key, "method": "sspd-initial" if control else variant, "MAE": w["abs_error"].mean(),
-                     "RMSE": float(np.sqrt((err ** 2).mean())), "r": np.corrcoef(w.hr_pred, w.hr_gt)[0, 1],
-                     "measured_min": 40.0})
+        _fake_run(rng, key, offset, subjects, rows, wins)
+    return study_results.StudyResults(pd.DataFrame(rows), pd.concat(wins, ignore_index=True))
+
+
+def _fake_run(rng, key: dict, offset: float, subjects: int, rows: list, wins: list) -> None:
+    """One imaginary scored run (5 windows per subject, errors N(offset, 2) bpm) appended to
+    ``rows`` (its metrics) and ``wins`` (its windows)."""
+    hr_gt = np.repeat(rng.uniform(60, 100, subjects), 5)
+    err = rng.normal(0, 2, len(hr_gt)) + offset
+    w = pd.DataFrame({"subject": np.repeat([str(i) for i in range(subjects)], 5), "hr_gt": hr_gt,
+                      "hr_pred": hr_gt + err, "error": err, "abs_error": np.abs(err)})
+    wins.append(w.assign(**key))
+    rows.append({**key, "method": "sspd-initial" if key["control"] else key["variant"], "MAE": w["abs_error"].mean(),
+                 "RMSE": float(np.sqrt((err ** 2).mean())), "r": np.corrcoef(w.hr_pred, w.hr_gt)[0, 1],
+                 "measured_min": 40.0})
+
+
+def _fake_cross(cells: dict, seeds=(0, 1), reference: dict | None = None, subjects=8):
+    """Imaginary cross-dataset results: ``cells`` {(train set, test set): error offset of the
+    full model trained on one and scored on the other}, each with ``seeds``; ``reference``
+    {test set: offset of a reference method "pos"}."""
+    rng = np.random.default_rng(1)
+    rows, wins = [], []
+    for (train, test), offset in cells.items():
+        for seed in seeds:
+            key = {"id": f"{train}{seed}", "kind": "train", "group": "cross", "variant": "full", "label": "full",
+                   "seed": seed, "train_set": train, "control": False, "test_set": test, "protocol": "windowed"}
+            _fake_run(rng, key, offset, subjects, rows, wins)
+    for test, offset in (reference or {}).items():
+        key = {"id": "pos", "kind": "reference", "group": "reference", "variant": "pos", "label": "pos",
+               "seed": None, "train_set": None, "control": False, "test_set": test, "protocol": "windowed"}
+        _fake_run(rng, key, offset, subjects, rows, wins)
     return study_results.StudyResults(pd.DataFrame(rows), pd.concat(wins, ignore_index=True))
 
 
@@ -511,6 +535,56 @@ def test_cross_table_subjects_cost_and_figures():
     figures.subject_heatmap(subjects, "x")
     figures.ablation_ranking(pd.DataFrame())
     plt.close("all")
+
+
+def test_transfer_table_sets_each_row_against_the_network_trained_on_the_test_set():
+    cells = {("a", "a"): 0.0, ("b", "a"): 8.0, ("a", "b"): 0.3, ("b", "b"): 0.0}
+    res = _fake_cross(cells, reference={"a": 4.0, "b": 0.0})
+    table = study_results.transfer_table(res, n_boot=200, test_sets=["b", "a"])
+    assert list(dict.fromkeys(table["test_set"])) == ["b", "a"]
+    assert set(table["intra"]) == {"SSPD trained on a", "SSPD trained on b"}
+    on_a = table[table["test_set"] == "a"].set_index("row")
+    assert set(on_a.index) == {"SSPD trained on b", "pos"} and on_a["delta_MAE"].is_monotonic_increasing
+    assert on_a.loc["SSPD trained on b", "kind"] == "cross-dataset" and on_a.loc["pos", "kind"] == "reference"
+    # the seed SD is pooled over the runs scored on "a", per training set: 2 groups of 2 seeds, 2 dof,
+    # so the cross-dataset comparison is the equal-variance two-sample t test of their seed MAEs
+    m = res.metrics[res.metrics["test_set"] == "a"]
+    direct = scipy.stats.ttest_ind(m[m.train_set == "b"]["MAE"], m[m.train_set == "a"]["MAE"])
+    assert on_a.loc["SSPD trained on b", "p_seed"] == pytest.approx(direct.pvalue)
+    s, dof = table.attrs["seed_sd"]["a"]
+    assert dof == 2 and s == pytest.approx(np.sqrt(m.groupby("train_set")["MAE"].var().mean()))
+    # a reference has no seeds: the SE of its difference is that of the intra seed mean alone
+    se = s / np.sqrt(2)
+    assert on_a.loc["pos", "p_seed"] == pytest.approx(2 * scipy.stats.t.sf(abs(on_a.loc["pos", "delta_MAE"]) / se, 2))
+    assert table["p_holm"].min() >= table["p_seed"].min()
+    assert on_a.loc["SSPD trained on b", "clear"] and on_a.loc["SSPD trained on b", "paired_delta_lo"] > 4
+    on_b = table[table["test_set"] == "b"].set_index("row")
+    assert not on_b.loc["SSPD trained on a", "clear"] and not on_b.loc["pos", "clear"]
+    words = chapter.transfer_verdicts(table).splitlines()
+    assert words[0].startswith("on b, against SSPD trained on b (") and "bpm, 2 seeds): " in words[0]
+    assert "clearly higher error (0): none" in words[0] and "not separable (2): " in words[0]
+    assert "clearly higher error (" in words[1] and "SSPD trained on b (+" in words[1].split("clearly higher")[1]
+    assert words[2].startswith("cross-dataset penalty") and "over 2 off-diagonal cells" in words[2]
+    assert "past seed noise and the paired CI in 1 of 2" in words[2]
+    # one seed: no seed-noise estimate, so the verdict leans on the subject CI and says so
+    one = study_results.transfer_table(_fake_cross(cells, seeds=(0,)), n_boot=100)
+    assert one["p_seed"].isna().all() and not one["clear"].any()
+    assert "no seed-noise estimate yet" in chapter.transfer_verdicts(one)
+    # a test set nothing was trained on has no intra row, so it is not in the table
+    only_a = study_results.transfer_table(_fake_cross({("a", "a"): 0.0, ("a", "b"): 1.0}, reference={"b": 0}), n_boot=50)
+    assert set(only_a["test_set"]) <= {"a"} and only_a.empty
+    assert chapter.transfer_verdicts(only_a).startswith("no test set has a run trained on it")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sspd.study import figures
+
+    axes = figures.transfer_figure(table)
+    assert len(axes) == 2 and [t.get_text() for t in axes[0].get_yticklabels()][0].startswith("SSPD trained on")
+    red = [c for c in axes[1].lines if matplotlib.colors.same_color(c.get_color(), "C3")]
+    assert red                                              # "trained on b" scored on a: clearly worse
+    figures.transfer_figure(only_a)
+    matplotlib.pyplot.close("all")
 
 
 # ----------------------------------------------------------------------------- config options

@@ -169,3 +169,46 @@ def verdicts(table: pd.DataFrame, digits: int = 1) -> str:
         lines.append("not testable (no seed-noise estimate yet: no variant has 2 seeds): "
                      + ", ".join(rows.loc[rows["noise_MAE"].isna(), "label"]))
     return "\n".join(lines)
+
+
+def transfer_verdicts(table: pd.DataFrame, digits: int = 1) -> str:
+    """The verdict of :func:`sspd.study.results.transfer_table` in words: per test set, which
+    rows err clearly less or clearly more than the network trained on that set itself (past
+    seed noise and the paired subject CI on the same side of 0) and which are not separable
+    from it; then the cross-dataset penalty over the off-diagonal cells. Until a training set
+    has 2 seeds there is no seed-noise estimate: the line says so and sorts by the paired
+    subject CI alone, which says nothing about another seed."""
+    if table.empty:
+        return "no test set has a run trained on it yet: nothing to compare"
+
+    def describe(r) -> str:
+        holm = "" if pd.isna(r["p_holm"]) else f", Holm p {r['p_holm']:.2f}"
+        return (f"{r['row']} ({r['delta_MAE']:+.{digits}f} bpm, paired [{r['paired_delta_lo']:+.{digits}f}, "
+                f"{r['paired_delta_hi']:+.{digits}f}]{holm})")
+
+    lines = []
+    for test_set, part in table.groupby("test_set", sort=False):
+        first = part.iloc[0]
+        head = (f"on {test_set}, against {first['intra']} ({first['MAE_intra']:.{digits}f} bpm, "
+                f"{int(first['n_seeds_intra'])} seed{'s' if int(first['n_seeds_intra']) != 1 else ''})")
+        testable = part["noise_MAE"].notna().all()
+        if testable:
+            better, worse = part["clear"] & (part["delta_MAE"] < 0), part["clear"] & (part["delta_MAE"] > 0)
+            kinds = (("clearly lower error", better), ("clearly higher error", worse),
+                     ("not separable", ~(better | worse)))
+        else:
+            better, worse = part["paired_delta_hi"] < 0, part["paired_delta_lo"] > 0
+            head += " [no seed-noise estimate yet (one seed per training set): by the paired subject CI alone]"
+            kinds = (("lower error on these subjects", better), ("higher error on these subjects", worse),
+                     ("CI spans 0", ~(better | worse)))
+        lines.append(head + ": " + "; ".join(
+            f"{name} ({int(sel.sum())}): " + (", ".join(describe(r) for _, r in part[sel].iterrows()) or "none")
+            for name, sel in kinds))
+    off = table[table["kind"] == "cross-dataset"]
+    if len(off):
+        verdict = (f"past seed noise and the paired CI in {int(off['clear'].sum())} of {len(off)}"
+                   if off["noise_MAE"].notna().all() else "no seed-noise estimate yet")
+        lines.append(f"cross-dataset penalty (SSPD trained on another set - trained on the test set), over "
+                     f"{len(off)} off-diagonal cells: mean {off['delta_MAE'].mean():+.{digits}f} bpm, range "
+                     f"{off['delta_MAE'].min():+.{digits}f} to {off['delta_MAE'].max():+.{digits}f}; {verdict}")
+    return "\n".join(lines)

@@ -1,5 +1,5 @@
 """Figures of the study chapters (matplotlib): the plan and its cost, the ranked ablations, the
-cross-dataset heat map, per-subject errors, each run against its initial weights and the
+cross-dataset heat map, each row against the network trained on the test set, per-subject errors, each run against its initial weights and the
 validation curves. Each draws into ``ax`` (a new figure's when None)
 and returns the Axes; heart-rate errors are in bpm, costs in CPU hours.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plan_figure", "ablation_ranking", "annotated_heatmap", "cross_heatmap", "subject_heatmap",
-           "control_figure", "learning_curves"]
+__all__ = ["plan_figure", "ablation_ranking", "annotated_heatmap", "cross_heatmap", "transfer_figure",
+           "subject_heatmap", "control_figure", "learning_curves"]
 
 STATUS_COLOURS = {"done": "C2", "running": "C1", "pending": "0.75", "failed": "C3"}
 
@@ -175,6 +175,50 @@ def cross_heatmap(cross: pd.DataFrame, metric: str = "MAE", test_sets=None, trai
                              cmap="viridis" if metric == "r" else "viridis_r",
                              title=title or f"test {label}: rows trained on / method, columns tested on "
                                             "(framed: intra-dataset)")
+
+
+def transfer_figure(table: pd.DataFrame, axes=None, title: str | None = None):
+    """:func:`sspd.study.results.transfer_table` as a forest plot, one panel per test set: each
+    row's paired per-subject change against the network trained on that test set (bpm; left of
+    0: the row errs less), with its 95 % subject-bootstrap CI. Green or red when the difference
+    is clear (past seed noise and the CI on the same side of 0), grey when not; squares are SSPD
+    trained on another set, circles reference methods. Rows share one order across panels
+    (SSPD rows first, then by mean change). Returns the array of Axes."""
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        ax = _axes(None if axes is None else np.ravel(axes)[0], (6, 2))
+        ax.text(0.5, 0.5, "no test set has a run trained on it yet", ha="center", va="center",
+                transform=ax.transAxes)
+        return np.array([ax])
+    sets = list(dict.fromkeys(table["test_set"]))
+    mean = table.groupby("row")["paired_delta"].mean()
+    kind = table.drop_duplicates("row").set_index("row")["kind"]
+    rows = sorted(mean.index, key=lambda r: (kind[r] != "cross-dataset", mean[r]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(sets), figsize=(3.6 * len(sets) + 2.2, 0.32 * len(rows) + 1.6),
+                               sharey=True, squeeze=False)
+    axes = np.ravel(axes)
+    for ax, test_set in zip(axes, sets):
+        part = table[table["test_set"] == test_set].set_index("row")
+        ax.axvline(0, color="0.3", lw=0.8)
+        for i, row in enumerate(rows):
+            if row not in part.index:
+                continue
+            r = part.loc[row]
+            colour = ("C3" if r["delta_MAE"] > 0 else "C2") if r["clear"] else "0.45"
+            ax.errorbar(r["paired_delta"], i, xerr=[[r["paired_delta"] - r["paired_delta_lo"]],
+                                                   [r["paired_delta_hi"] - r["paired_delta"]]],
+                        fmt="s" if r["kind"] == "cross-dataset" else "o", color=colour, ms=5, capsize=2)
+        first = part.iloc[0]
+        ax.set_title(f"tested on {test_set}\nvs {first['intra']} ({first['MAE_intra']:.1f} bpm)", fontsize=8)
+        ax.set_xlabel("Δ windowed MAE per subject (bpm)", fontsize=8)
+    axes[0].set_yticks(range(len(rows)))
+    axes[0].set_yticklabels(rows, fontsize=8)
+    axes[0].invert_yaxis()
+    axes[0].figure.suptitle(title or "each row against SSPD trained on the test set itself: paired change, "
+                                     "95 % subject CI (colour: clear, past seed noise too)", fontsize=9)
+    return axes
 
 
 def subject_heatmap(subjects: pd.DataFrame, test_set: str, rows: str = "label", ax=None,

@@ -46,7 +46,7 @@ from sspd.evaluate.runner import metrics_row
 from sspd.study.grid import RunSpec
 from sspd.study.runner import CONTROL, STUDY_JSON, resolve_roots
 
-__all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table",
+__all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table", "transfer_table",
            "subject_table", "control_table", "paired_subject_change", "learning_curves", "missing_table",
            "cost_summary", "precision_counts", "METRICS"]
 
@@ -235,6 +235,36 @@ def _rows(res: StudyResults, keys: list[str], n_boot: int) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _pooled_seed_sd(per_run: pd.DataFrame, by) -> tuple[float, int]:
+    """The seed SD of the windowed MAE pooled over the ``by`` groups of ``per_run`` (one row per
+    run): each group contributes its runs' deviations from its own mean. Returns (SD, dof);
+    the SD is NaN when no group has 2 runs."""
+    dev = per_run.groupby(by)["MAE"].transform(lambda v: v - v.mean())
+    dof = int((per_run.groupby(by).size() - 1).clip(lower=0).sum())
+    return (float(np.sqrt((dev ** 2).sum() / dof)) if dof > 0 else np.nan), dof
+
+
+def _seed_noise_test(table: pd.DataFrame, tested: pd.Series, se: pd.Series, dof: int) -> None:
+    """Adds the seed-noise columns to ``table`` for the ``tested`` rows (``delta_MAE`` and its
+    standard error ``se`` over seeds given): ``noise_MAE`` (the two-sided 5 % threshold of
+    Student's t on ``dof``), ``p_seed`` and ``exceeds_seed_noise``."""
+    t_crit = scipy.stats.t.ppf(0.975, dof) if dof > 0 else np.nan
+    table["noise_MAE"] = np.where(tested, t_crit * se, np.nan)
+    table["p_seed"] = np.where(tested, 2 * scipy.stats.t.sf(table["delta_MAE"].abs() / se, dof)
+                               if dof > 0 else np.nan, np.nan)
+    table["exceeds_seed_noise"] = tested & (table["delta_MAE"].abs() > table["noise_MAE"])
+
+
+def _holm(table: pd.DataFrame, tested: pd.Series) -> None:
+    """Adds ``p_holm`` (Holm's step-down correction of ``p_seed`` over the ``tested`` rows with
+    a finite p) and ``survives_holm`` to ``table``."""
+    table["p_holm"] = np.nan
+    finite = tested & table["p_seed"].notna()
+    if finite.any():
+        table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_seed"], method="holm")[1]
+    table["survives_holm"] = tested & (table["p_holm"] < 0.05)
+
+
 def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str = "windowed",
                    reference: str = "full", n_boot: int = 1000) -> pd.DataFrame:
     """Ablation variants (and reference methods) on one test set, ranked by seed-mean MAE.
@@ -259,25 +289,14 @@ def ablation_table(res: StudyResults, test_set: str | None = None, protocol: str
     if m.empty:
         return pd.DataFrame()
     table = _rows(StudyResults(m, res.windows), ["group", "variant", "label", "test_set", "protocol"], n_boot)
-    abl = m[m["group"] == "ablation"]
-    dev = abl.groupby("variant")["MAE"].transform(lambda v: v - v.mean())
-    dof = int((abl.groupby("variant").size() - 1).clip(lower=0).sum())
-    s = float(np.sqrt((dev ** 2).sum() / dof)) if dof > 0 else np.nan
+    s, dof = _pooled_seed_sd(m[m["group"] == "ablation"], "variant")
     ref = table[(table["group"] == "ablation") & (table["variant"] == reference)]
     table["delta_MAE"] = table["MAE"] - (float(ref["MAE"].iloc[0]) if len(ref) else np.nan)
     n_ref = int(ref["n_seeds"].iloc[0]) if len(ref) else np.nan
     tested = (table["group"] == "ablation") & (table["variant"] != reference)
     se = s * np.sqrt(1 / table["n_seeds"] + 1 / n_ref)          # SE of a difference of seed means
-    t_crit = scipy.stats.t.ppf(0.975, dof) if dof > 0 else np.nan
-    table["noise_MAE"] = np.where(tested, t_crit * se, np.nan)
-    table["p_seed"] = np.where(tested, 2 * scipy.stats.t.sf(table["delta_MAE"].abs() / se, dof)
-                               if dof > 0 else np.nan, np.nan)
-    table["exceeds_seed_noise"] = tested & (table["delta_MAE"].abs() > table["noise_MAE"])
-    table["p_holm"] = np.nan
-    finite = tested & table["p_seed"].notna()
-    if finite.any():
-        table.loc[finite, "p_holm"] = multipletests(table.loc[finite, "p_seed"], method="holm")[1]
-    table["survives_holm"] = tested & (table["p_holm"] < 0.05)
+    _seed_noise_test(table, tested, se, dof)
+    _holm(table, tested)
     sd_ref = float(ref["MAE_sd"].iloc[0]) if len(ref) else np.nan
     spread = tested & (table["n_seeds"] >= 2) & np.isfinite(sd_ref)
     with np.errstate(divide="ignore", invalid="ignore"):        # a reference SD of 0: F = inf, p = 0
@@ -313,6 +332,72 @@ def cross_table(res: StudyResults, protocol: str = "windowed", n_boot: int = 100
     w = res.windows.assign(row=row_labels(res.windows)) if len(res.windows) else res.windows.assign(row=[])
     table = _rows(StudyResults(m, w), ["group", "row", "train_set", "test_set", "protocol"], n_boot)
     table["intra"] = table["train_set"] == table["test_set"]
+    return table
+
+
+def transfer_table(res: StudyResults, protocol: str = "windowed", n_boot: int = 1000, seed: int = 0,
+                   test_sets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each test set's intra-dataset run against every other row scored on that test set.
+
+    For each test set T with a run trained on T (the intra row, "SSPD trained on T"), every
+    other row of :func:`cross_table` on T: SSPD trained on another set (``kind``
+    "cross-dataset": the price of training elsewhere) or a reference method (``kind``
+    "reference": how label-free training on T compares with it). ``delta_MAE`` = MAE(row) -
+    MAE(intra), seed means (positive: the row errs more than training on T itself).
+
+    Seed noise as in :func:`ablation_table`, except that the seed SD is pooled over the runs
+    scored on T only, per training set: those are independent trainings, whereas one training
+    set's networks scored on several test sets would count the same seeds more than once. A
+    reference method has no seeds, so its difference has SE ``s / sqrt(n_intra)``. ``p_holm``
+    corrects over every comparison of the table. ``paired_delta`` (``_lo``, ``_hi``): the
+    change subject by subject on T's test subjects, with its paired bootstrap CI. ``clear``:
+    past seed noise and the paired CI excludes 0 on the same side. ``table.attrs["seed_sd"]``:
+    {test set: (pooled SD, dof)}. ``test_sets``: their order in the table (default: as found).
+    """
+    cross = cross_table(res, protocol, n_boot=0)
+    if cross.empty:
+        return pd.DataFrame()
+    res = res.trained()
+    runs = res.metrics[(res.metrics["protocol"] == protocol) & (res.metrics["group"] == "cross")]
+    w = res.windows
+    w = w[(w["protocol"] == protocol) & w["group"].isin(["cross", "reference"])]
+    w = w[np.isfinite(w["abs_error"].astype(float))]
+    w = w.assign(row=row_labels(w))
+    parts, seed_sd = [], {}
+    for test_set, cells in cross.groupby("test_set", sort=False):
+        intra = cells[cells["intra"] & (cells["group"] == "cross")]
+        if intra.empty:
+            continue
+        intra = intra.iloc[0]
+        s, dof = _pooled_seed_sd(runs[runs["test_set"] == test_set], "train_set")
+        seed_sd[test_set] = (s, dof)
+        part = cells[cells["row"] != intra["row"]].copy()
+        part["kind"] = np.where(part["group"] == "cross", "cross-dataset", "reference")
+        part["intra"], part["n_seeds_intra"], part["MAE_intra"] = intra["row"], intra["n_seeds"], intra["MAE"]
+        part["delta_MAE"] = part["MAE"] - intra["MAE"]
+        seeds_of_row = np.where(part["group"] == "cross", 1 / part["n_seeds"], 0.0)
+        _seed_noise_test(part, pd.Series(True, index=part.index), s * np.sqrt(1 / intra["n_seeds"] + seeds_of_row), dof)
+        here = w[w["test_set"] == test_set]
+        paired = [paired_subject_change(here[here["row"] == r], here[here["row"] == intra["row"]], n_boot, seed)
+                  for r in part["row"]]
+        for k in ("change", "change_lo", "change_hi"):
+            part[k.replace("change", "paired_delta")] = [d[k] for d in paired]
+        parts.append(part.sort_values("delta_MAE", kind="stable"))
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    if test_sets is not None:
+        order = {t: i for i, t in enumerate(test_sets)}
+        table = table.sort_values("test_set", key=lambda c: c.map(order).fillna(len(order)), kind="stable")
+        table = table.reset_index(drop=True)
+    _holm(table, pd.Series(True, index=table.index))
+    same_side = np.where(table["delta_MAE"] > 0, table["paired_delta_lo"] > 0, table["paired_delta_hi"] < 0)
+    table["clear"] = table["exceeds_seed_noise"] & same_side
+    cols = ["test_set", "intra", "row", "kind", "group", "n_seeds", "n_seeds_intra", "MAE", "MAE_intra",
+            "delta_MAE", "noise_MAE", "p_seed", "exceeds_seed_noise", "p_holm", "survives_holm",
+            "paired_delta", "paired_delta_lo", "paired_delta_hi", "clear"]
+    table = table[cols]
+    table.attrs["seed_sd"] = seed_sd
     return table
 
 

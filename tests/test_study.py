@@ -239,6 +239,25 @@ def test_run_resume_skip_and_small_artefacts(project, monkeypatch):
     assert not [p for p in final.rglob(".*")]                                   # no half-copied folder
 
 
+def test_time_of_a_session_stopped_outright_still_counts(tmp_path):
+    import time
+
+    clock = runner._PhaseClock(tmp_path, "train", beat=0.05)
+    with clock:
+        time.sleep(0.3)
+        beating = json.loads((tmp_path / runner.TIMING).read_text())
+        assert beating["open"]["phase"] == "train" and 0.05 <= beating["open"]["seconds"] < 5
+    done = json.loads((tmp_path / runner.TIMING).read_text())
+    assert "open" not in done and done["sessions"] == 1 and 0.3 <= done["train_s"] < 5
+    # a session killed while training leaves only its open entry; the next run of the item adds it
+    (tmp_path / runner.TIMING).write_text(json.dumps({**done, "open": {"phase": "train", "seconds": 100.0}}))
+    with runner._PhaseClock(tmp_path, "eval", beat=10):
+        pass
+    after = json.loads((tmp_path / runner.TIMING).read_text())
+    assert after["sessions"] == 2 and after["train_s"] == pytest.approx(done["train_s"] + 100.0)
+    assert after["total_s"] == pytest.approx(after["train_s"] + after["eval_s"]) and "open" not in after
+
+
 def test_a_peer_reference_is_published_under_a_portable_folder_name(project, monkeypatch):
     """Peer names hold a colon (``orppg:PhysNet.pure``); their result folders must not. The peer
     itself is replaced by GREEN here (the real one needs JAX and its weights: minutes, not seconds)."""

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import socket
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -288,15 +289,55 @@ def _evaluate(spec: RunSpec, work: Path, protocols: Sequence[str], n_boot: int, 
     return name
 
 
-def _add_time(work: Path, phase: str, seconds: float) -> dict:
+def _read_timing(work: Path) -> dict:
     path = work / TIMING
-    timing = json.loads(path.read_text()) if path.is_file() else {"train_s": 0.0, "eval_s": 0.0, "sessions": 0}
+    return json.loads(path.read_text()) if path.is_file() else {"train_s": 0.0, "eval_s": 0.0, "sessions": 0}
+
+
+def _fold(timing: dict, phase: str, seconds: float) -> dict:
+    """``timing`` with ``seconds`` of ``phase`` added (a train phase is one more session)."""
     timing[f"{phase}_s"] = timing.get(f"{phase}_s", 0.0) + seconds
     if phase == "train":
         timing["sessions"] = timing.get("sessions", 0) + 1
     timing["total_s"] = timing.get("train_s", 0.0) + timing.get("eval_s", 0.0)
-    atomic_write_json(path, timing)
     return timing
+
+
+class _PhaseClock:
+    """The wall time of one phase (train, eval) of an item, added to ``timing.json`` at the end.
+
+    A session that is stopped outright (the machine taken away: no ``finally`` runs) would lose
+    the time it spent, so the clock also writes the running phase's time as an ``open`` entry
+    every ``beat`` seconds; the next run of the item folds an open entry in before its own.
+    At most one beat is lost."""
+
+    def __init__(self, work: Path, phase: str, beat: float = 60.0):
+        self.work, self.phase, self.beat = work, phase, beat
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "_PhaseClock":
+        timing = _read_timing(self.work)
+        left = timing.pop("open", None)
+        if left:                               # a session that was stopped before it could add its time
+            timing = _fold(timing, left["phase"], left["seconds"])
+        atomic_write_json(self.work / TIMING, timing)
+        self.t0 = time.time()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.beat):
+            timing = _read_timing(self.work)
+            timing["open"] = {"phase": self.phase, "seconds": time.time() - self.t0}
+            atomic_write_json(self.work / TIMING, timing)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        timing = _read_timing(self.work)
+        timing.pop("open", None)
+        atomic_write_json(self.work / TIMING, _fold(timing, self.phase, time.time() - self.t0))
 
 
 def _publish(spec: RunSpec, work: Path, final: Path, method: str, protocols: Sequence[str]) -> Path:
@@ -362,18 +403,16 @@ def execute(spec: RunSpec, protocols: Sequence[str] = ("windowed",), results=Non
     try:
         (work / FAILED).unlink(missing_ok=True)
         atomic_write_json(work / "spec.json", {**spec.describe(), "identity": spec.identity})
-        phase, t0 = "train", time.time()
+        phase = "train"
         try:
             if spec.kind == "train":
-                try:
+                with _PhaseClock(work, "train"):   # an interrupted session's time counts too
                     finished = _train(spec, work, progress, stop_after_step)
-                finally:   # an interrupted session's time counts too
-                    _add_time(work, "train", time.time() - t0)
                 if not finished:
                     return "pending"
-            phase, t0 = "eval", time.time()
-            method = _evaluate(spec, work, protocols, n_boot, progress)
-            _add_time(work, "eval", time.time() - t0)
+            phase = "eval"
+            with _PhaseClock(work, "eval"):
+                method = _evaluate(spec, work, protocols, n_boot, progress)
             phase = "publish"
             _publish(spec, work, final, method, protocols)
         except Exception as err:  # noqa: BLE001 - reported in failed.json, never published

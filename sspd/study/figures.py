@@ -1,7 +1,8 @@
 """Figures of the study chapters (matplotlib): the plan and its cost, the ranked ablations, the
-cross-dataset heat map, each row against the network trained on the test set, per-subject errors, each run against its initial weights and the
-validation curves. Each draws into ``ax`` (a new figure's when None)
-and returns the Axes; heart-rate errors are in bpm, costs in CPU hours.
+cross-dataset heat map, each row against the network trained on the test set, per-subject
+errors, each run against its initial weights and the validation curves. Each draws into ``ax``
+(a new figure's when None) and returns the Axes (``transfer_figure``: an array of them, one per
+test set); heart-rate errors are in bpm, costs in CPU hours.
 """
 from __future__ import annotations
 

@@ -46,8 +46,8 @@ from sspd.evaluate.runner import metrics_row
 from sspd.study.grid import RunSpec
 from sspd.study.runner import CONTROL, STUDY_JSON, resolve_roots
 
-__all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table", "transfer_table",
-           "subject_table", "control_table", "paired_subject_change", "learning_curves", "missing_table",
+__all__ = ["StudyResults", "collect", "seed_bootstrap", "row_labels", "ablation_table", "cross_table",
+           "transfer_table", "subject_table", "control_table", "paired_subject_change", "learning_curves", "missing_table",
            "cost_summary", "precision_counts", "METRICS"]
 
 METRICS = ("MAE", "RMSE", "r")
@@ -376,10 +376,11 @@ def transfer_table(res: StudyResults, protocol: str = "windowed", n_boot: int = 
         part["intra"], part["n_seeds_intra"], part["MAE_intra"] = intra["row"], intra["n_seeds"], intra["MAE"]
         part["delta_MAE"] = part["MAE"] - intra["MAE"]
         seeds_of_row = np.where(part["group"] == "cross", 1 / part["n_seeds"], 0.0)
-        _seed_noise_test(part, pd.Series(True, index=part.index), s * np.sqrt(1 / intra["n_seeds"] + seeds_of_row), dof)
+        se = s * np.sqrt(1 / intra["n_seeds"] + seeds_of_row)
+        _seed_noise_test(part, pd.Series(True, index=part.index), se, dof)
         here = w[w["test_set"] == test_set]
-        paired = [paired_subject_change(here[here["row"] == r], here[here["row"] == intra["row"]], n_boot, seed)
-                  for r in part["row"]]
+        mine = here[here["row"] == intra["row"]]
+        paired = [paired_subject_change(here[here["row"] == r], mine, n_boot, seed) for r in part["row"]]
         for k in ("change", "change_lo", "change_hi"):
             part[k.replace("change", "paired_delta")] = [d[k] for d in paired]
         parts.append(part.sort_values("delta_MAE", kind="stable"))

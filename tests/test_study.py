@@ -581,10 +581,14 @@ def test_transfer_table_sets_each_row_against_the_network_trained_on_the_test_se
     assert not on_b.loc["SSPD trained on a", "clear"] and not on_b.loc["pos", "clear"]
     words = chapter.transfer_verdicts(table).splitlines()
     assert words[0].startswith("on b, against SSPD trained on b (") and "bpm, 2 seeds): " in words[0]
-    assert "clearly higher error (0): none" in words[0] and "not separable (2): " in words[0]
-    assert "clearly higher error (" in words[1] and "SSPD trained on b (+" in words[1].split("clearly higher")[1]
-    assert words[2].startswith("cross-dataset penalty") and "over 2 off-diagonal cells" in words[2]
-    assert "past seed noise and the paired CI in 1 of 2" in words[2]
+    assert "higher error, past seed noise and the subject CI (0): none" in words[0] and "not separable (2): " in words[0]
+    assert "SSPD trained on b (+" in words[1].split("higher error, past seed noise and the subject CI (2): ")[1]
+    kept = table[table["clear"] & table["survives_holm"]]
+    survivors = kept["row"] + " on " + kept["test_set"]
+    assert words[2] == ("of those past seed noise and the subject CI, still past after Holm's correction over the "
+                        "4 comparisons (p < 0.05): " + (", ".join(survivors) or "none"))
+    assert words[3].startswith("cross-dataset penalty") and "over 2 off-diagonal cells" in words[3]
+    assert "past seed noise and the paired CI in 1 of 2" in words[3]
     # one seed: no seed-noise estimate, so the verdict leans on the subject CI and says so
     one = study_results.transfer_table(_fake_cross(cells, seeds=(0,)), n_boot=100)
     assert one["p_seed"].isna().all() and not one["clear"].any()

@@ -194,8 +194,8 @@ def transfer_verdicts(table: pd.DataFrame, digits: int = 1) -> str:
         testable = part["noise_MAE"].notna().all()
         if testable:
             better, worse = part["clear"] & (part["delta_MAE"] < 0), part["clear"] & (part["delta_MAE"] > 0)
-            kinds = (("clearly lower error", better), ("clearly higher error", worse),
-                     ("not separable", ~(better | worse)))
+            kinds = (("lower error, past seed noise and the subject CI", better),
+                     ("higher error, past seed noise and the subject CI", worse), ("not separable", ~(better | worse)))
         else:
             better, worse = part["paired_delta_hi"] < 0, part["paired_delta_lo"] > 0
             head += " [no seed-noise estimate yet (one seed per training set): by the paired subject CI alone]"
@@ -204,6 +204,12 @@ def transfer_verdicts(table: pd.DataFrame, digits: int = 1) -> str:
         lines.append(head + ": " + "; ".join(
             f"{name} ({int(sel.sum())}): " + (", ".join(describe(r) for _, r in part[sel].iterrows()) or "none")
             for name, sel in kinds))
+    clear = table[table["clear"].astype(bool)]
+    if len(clear):   # one comparison's threshold; with many comparisons some pass it by luck
+        holm = clear[clear["survives_holm"].astype(bool)]
+        lines.append(f"of those past seed noise and the subject CI, still past after Holm's correction over the "
+                     f"{int(table['p_holm'].notna().sum())} comparisons (p < 0.05): "
+                     + (", ".join(holm["row"] + " on " + holm["test_set"]) or "none"))
     off = table[table["kind"] == "cross-dataset"]
     if len(off):
         verdict = (f"past seed noise and the paired CI in {int(off['clear'].sum())} of {len(off)}"
